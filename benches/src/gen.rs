@@ -1,0 +1,146 @@
+//! `sluice-gen`: writes realistic, deterministic shop logs for samples and benches.
+//!
+//! ```text
+//! cargo run --release -p sluice-benches --bin sluice-gen -- --out /tmp/shop --size 1GB
+//! cargo run -p sluice-benches --bin sluice-gen -- --out sample-logs --events 40
+//! ```
+//! One file per format (nginx, mysql-slow, postgres, logback, json) under `--out`, with two
+//! injected incidents: a slow-SQL storm on the orders table and a payment error burst.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+
+mod shop;
+
+use shop::{Rng, Shop};
+
+struct Args {
+    out: PathBuf,
+    size: Option<u64>,
+    events: u64,
+    seed: u64,
+    start: DateTime<Utc>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        out: PathBuf::from("generated-logs"),
+        size: None,
+        events: 1000,
+        seed: 42,
+        start: DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").map_err(|e| e.to_string())?.to_utc(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--out" => args.out = PathBuf::from(value()?),
+            "--size" => args.size = Some(parse_size(&value()?)?),
+            "--events" => args.events = value()?.parse().map_err(|e| format!("--events: {e}"))?,
+            "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--start" => {
+                args.start = DateTime::parse_from_rfc3339(&value()?)
+                    .map_err(|e| format!("--start: {e}"))?
+                    .to_utc()
+            }
+            "-h" | "--help" => {
+                return Err("usage: sluice-gen [--out DIR] [--size 1GB | --events N] [--seed N] [--start RFC3339]".into());
+            }
+            other => return Err(format!("unknown flag `{other}`")),
+        }
+    }
+    Ok(args)
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    let upper = text.to_ascii_uppercase();
+    let (digits, unit) = upper.split_at(upper.find(|c: char| !c.is_ascii_digit()).unwrap_or(upper.len()));
+    let n: u64 = digits.parse().map_err(|_| format!("bad size `{text}`"))?;
+    let mult = match unit.trim_end_matches('B') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("bad size unit in `{text}` (use KB, MB or GB)")),
+    };
+    Ok(n * mult)
+}
+
+/// Share of the total size each format gets, and its file name.
+const OUTPUTS: [(&str, &str, u64); 5] = [
+    ("nginx", "access.log", 40),
+    ("logback", "app.log", 25),
+    ("json", "service.log", 15),
+    ("mysql-slow", "slow.log", 10),
+    ("postgres", "postgresql.log", 10),
+];
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("sluice-gen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for (i, (format, file, share)) in OUTPUTS.iter().enumerate() {
+        let budget = match args.size {
+            Some(total) => Budget::Bytes(total * share / 100),
+            None => Budget::Events(args.events),
+        };
+        let path = args.out.join(format).join(file);
+        if let Err(e) = write_one(format, &path, budget, args.seed.wrapping_add(i as u64), args.start) {
+            eprintln!("sluice-gen: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+#[derive(Clone, Copy)]
+enum Budget {
+    Bytes(u64),
+    Events(u64),
+}
+
+fn write_one(format: &str, path: &Path, budget: Budget, seed: u64, start: DateTime<Utc>) -> std::io::Result<()> {
+    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let mut shop = Shop::new(Rng::new(seed), start);
+    let mut written = 0u64;
+    let mut events = 0u64;
+    let mut line = Vec::with_capacity(4096);
+    // Average gap chosen so the sample spans about a day and a big run several days.
+    let gap_ms = match budget {
+        Budget::Events(n) => (86_400_000 / n.max(1)).max(1),
+        Budget::Bytes(_) => 40,
+    };
+    if format == "mysql-slow" {
+        shop::mysql_banner(&mut line);
+    }
+    loop {
+        match budget {
+            Budget::Bytes(b) if written >= b => break,
+            Budget::Events(n) if events >= n => break,
+            _ => {}
+        }
+        let step = shop.rng.below(gap_ms * 2 / shop.pace());
+        shop.advance(step);
+        match format {
+            "nginx" => shop.nginx(&mut line),
+            "logback" => shop.logback(&mut line),
+            "json" => shop.json(&mut line),
+            "mysql-slow" => shop.mysql(&mut line),
+            _ => shop.postgres(&mut line),
+        }
+        out.write_all(&line)?;
+        written += line.len() as u64;
+        events += 1;
+        line.clear();
+    }
+    out.flush()
+}

@@ -1,0 +1,319 @@
+//! The simulated shop behind `sluice-gen`: what each service logs, and when it misbehaves.
+
+use std::io::Write;
+
+use chrono::{DateTime, Duration, Utc};
+
+/// SplitMix64: tiny, fast and the same on every machine, so generated files are reproducible.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn hex(&mut self, digits: usize) -> String {
+        let mut s = format!("{:016x}{:016x}", self.next(), self.next());
+        s.truncate(digits);
+        s
+    }
+}
+
+const MODULES: [&str; 6] = ["product", "order", "payment", "inventory", "user", "logistics"];
+const AGENTS: [&str; 4] = [
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.43",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "okhttp/4.12.0",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0 Mobile Safari/537.36",
+];
+
+pub struct Shop {
+    pub rng: Rng,
+    pub now: DateTime<Utc>,
+    start: DateTime<Utc>,
+}
+
+/// The injected incidents, as offsets from the start of the run.
+const STORM: (i64, i64) = (10 * 60, 10 * 60 + 15); // 10:00-10:15, slow SQL on orders
+const BURST: (i64, i64) = (14 * 60, 14 * 60 + 10); // 14:00-14:10, payment gateway failing
+
+impl Shop {
+    pub fn new(rng: Rng, start: DateTime<Utc>) -> Self {
+        Shop { rng, now: start, start }
+    }
+
+    fn minute_of_day(&self) -> i64 {
+        (self.now - self.start).num_minutes() % (24 * 60)
+    }
+
+    fn in_storm(&self) -> bool {
+        (STORM.0..STORM.1).contains(&self.minute_of_day())
+    }
+
+    fn in_burst(&self) -> bool {
+        (BURST.0..BURST.1).contains(&self.minute_of_day())
+    }
+
+    /// Moves the clock on, never jumping over the start of an incident, so even a
+    /// small sample contains both incidents.
+    pub fn advance(&mut self, ms: u64) {
+        let next = self.now + Duration::milliseconds(ms as i64);
+        let day = self.now - Duration::minutes(self.minute_of_day()) - Duration::seconds(i64::from(self.now.timestamp() as u32 % 60));
+        for start in [STORM.0, BURST.0] {
+            let at = day + Duration::minutes(start);
+            if self.now < at && next > at {
+                self.now = at;
+                return;
+            }
+        }
+        self.now = next;
+    }
+
+    /// Divides the gap between events: incidents are bursts, so events come much faster.
+    pub fn pace(&self) -> u64 {
+        if self.in_storm() || self.in_burst() { 20 } else { 1 }
+    }
+
+    fn module(&mut self) -> &'static str {
+        if self.in_burst() && self.rng.chance(60) {
+            return "payment";
+        }
+        // Browsing dominates real traffic.
+        match self.rng.below(100) {
+            0..=39 => "product",
+            40..=59 => "order",
+            60..=69 => "payment",
+            70..=79 => "inventory",
+            80..=91 => "user",
+            _ => "logistics",
+        }
+    }
+
+    fn ip(&mut self) -> String {
+        match self.rng.below(3) {
+            0 => format!("10.0.{}.{}", self.rng.below(8), 1 + self.rng.below(250)),
+            1 => format!("203.0.113.{}", 1 + self.rng.below(250)),
+            _ => format!("198.51.100.{}", 1 + self.rng.below(250)),
+        }
+    }
+
+    fn path(&mut self, module: &str) -> String {
+        let id = 1000 + self.rng.below(90_000);
+        let paths: &[&str] = match module {
+            "product" => &["/api/product/{id}", "/api/products?category=phones&page=2", "/api/product/search?q=earbuds"],
+            "order" => &["/api/order/create", "/api/order/{id}", "/api/cart/add"],
+            "payment" => &["/api/pay/confirm", "/api/pay/callback/alipay", "/api/pay/{id}/status"],
+            "inventory" => &["/api/inventory/check?sku=SKU-{id}", "/api/stock/reserve"],
+            "user" => &["/api/user/login", "/api/user/profile", "/api/user/{id}/addresses"],
+            _ => &["/api/logistics/track/SF{id}", "/api/shipping/quote"],
+        };
+        self.rng.pick(paths).replace("{id}", &id.to_string())
+    }
+
+    pub fn nginx(&mut self, out: &mut Vec<u8>) {
+        let module = self.module();
+        let failing = module == "payment" && self.in_burst() && self.rng.chance(80);
+        let path = if self.rng.chance(8) {
+            format!("/static/js/app.{}.js", self.rng.hex(8))
+        } else {
+            self.path(module)
+        };
+        let method = if path.contains("create") || path.contains("confirm") || path.contains("add") || path.contains("login") {
+            "POST"
+        } else {
+            "GET"
+        };
+        let status = if failing {
+            *self.rng.pick(&[502, 504, 500])
+        } else {
+            *self.rng.pick(&[200, 200, 200, 200, 200, 200, 200, 304, 404, 301])
+        };
+        let bytes = if status == 304 { 0 } else { 200 + self.rng.below(20_000) };
+        let ip = self.ip();
+        let agent = *self.rng.pick(&AGENTS);
+        let _ = writeln!(
+            out,
+            r#"{ip} - - [{}] "{method} {path} HTTP/1.1" {status} {bytes} "https://shop.example.com/" "{agent}""#,
+            self.now.format("%d/%b/%Y:%H:%M:%S %z")
+        );
+    }
+
+    pub fn logback(&mut self, out: &mut Vec<u8>) {
+        let module = self.module();
+        let class = match module {
+            "product" => "ProductService",
+            "order" => "OrderService",
+            "payment" => "PaymentService",
+            "inventory" => "StockService",
+            "user" => "UserService",
+            _ => "ShipmentService",
+        };
+        let trace = self.rng.hex(16);
+        let thread = format!("http-nio-8080-exec-{}", 1 + self.rng.below(20));
+        let ts = self.now.format("%Y-%m-%d %H:%M:%S%.3f");
+        let logger = format!("com.shop.{module}.{class}");
+        if module == "payment" && self.in_burst() && self.rng.chance(70) {
+            let order = 100_000 + self.rng.below(900_000);
+            let _ = writeln!(
+                out,
+                "{ts} [{thread}] ERROR {logger} - 支付超时 payment timeout calling gateway orderId={order} traceId={trace}\n\
+                 com.shop.payment.GatewayException: upstream alipay gateway timed out after 3000 ms\n\
+                 \tat com.shop.payment.GatewayClient.call(GatewayClient.java:118)\n\
+                 \tat com.shop.payment.PaymentService.confirm(PaymentService.java:64)\n\
+                 \tat com.shop.payment.PaymentController.confirm(PaymentController.java:41)\n\
+                 Caused by: java.net.SocketTimeoutException: Read timed out\n\
+                 \tat java.base/java.net.SocketInputStream.socketRead0(Native Method)\n\
+                 \t... 42 more"
+            );
+            return;
+        }
+        let (level, message) = match self.rng.below(100) {
+            0..=1 => ("ERROR", format!("unexpected failure handling request traceId={trace}")),
+            2..=7 => ("WARN", format!("slow downstream call took {} ms traceId={trace}", 800 + self.rng.below(2000))),
+            8..=15 => ("DEBUG", format!("cache hit ratio {}% traceId={trace}", 60 + self.rng.below(40))),
+            _ => ("INFO", match module {
+                "order" => format!("order created orderId={} amount={}.{:02} traceId={trace}", 100_000 + self.rng.below(900_000), self.rng.below(2000), self.rng.below(100)),
+                "payment" => format!("payment confirmed orderId={} channel=alipay traceId={trace}", 100_000 + self.rng.below(900_000)),
+                "inventory" => format!("reserved stock sku=SKU-{} qty={} traceId={trace}", 1000 + self.rng.below(9000), 1 + self.rng.below(3)),
+                "user" => format!("user login ok userId={} traceId={trace}", self.rng.below(1_000_000)),
+                "logistics" => format!("waybill SF{} status=IN_TRANSIT traceId={trace}", 1000 + self.rng.below(90_000)),
+                _ => format!("product detail served productId={} traceId={trace}", 1000 + self.rng.below(90_000)),
+            }),
+        };
+        let _ = writeln!(out, "{ts} [{thread}] {level:<5} {logger} - {message}");
+        if level == "ERROR" {
+            let _ = writeln!(
+                out,
+                "java.lang.IllegalStateException: inconsistent state\n\tat com.shop.{module}.{class}.handle({class}.java:{})\n\t... 17 more",
+                20 + self.rng.below(200)
+            );
+        }
+    }
+
+    pub fn json(&mut self, out: &mut Vec<u8>) {
+        let module = *self.rng.pick(&["logistics", "logistics", "inventory", "user"]);
+        let service = match module {
+            "logistics" => "logistics-tracker",
+            "inventory" => "inventory-sync",
+            _ => "user-profile",
+        };
+        let (level, msg) = match self.rng.below(100) {
+            0..=2 => ("error", "carrier API returned 503"),
+            3..=9 => ("warn", "retrying carrier API"),
+            _ => ("info", "tracking update processed"),
+        };
+        let _ = writeln!(
+            out,
+            r#"{{"time":"{}","level":"{level}","msg":"{msg}","service":"{service}","trace_id":"{}","latency_ms":{},"waybill":"SF{}"}}"#,
+            self.now.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+            self.rng.hex(32),
+            5 + self.rng.below(400),
+            1000 + self.rng.below(90_000)
+        );
+    }
+
+    pub fn mysql(&mut self, out: &mut Vec<u8>) {
+        let storm = self.in_storm() && self.rng.chance(80);
+        let id = 1 + self.rng.below(900_000);
+        let (db, query, secs) = if storm {
+            (
+                "shop",
+                format!("SELECT o.*, i.sku FROM orders o JOIN order_item i ON i.order_id = o.id WHERE o.user_id = {} AND o.status IN ('PAID', 'SHIPPED') ORDER BY o.created_at DESC LIMIT 20;", id),
+                1.5 + self.rng.below(3000) as f64 / 1000.0,
+            )
+        } else {
+            let queries = [
+                format!("SELECT * FROM product WHERE category_id = {} ORDER BY sales DESC LIMIT 50;", self.rng.below(300)),
+                format!("UPDATE inventory SET stock = stock - 1 WHERE sku = 'SKU-{id}' AND stock > 0;"),
+                format!("SELECT id, status FROM payment_record WHERE order_id = {id};"),
+                format!("INSERT INTO orders (user_id, amount, status) VALUES ({id}, {}.00, 'NEW');", self.rng.below(900)),
+                format!("SELECT * FROM user_address WHERE user_id = {id};"),
+                format!("SELECT COUNT(*) FROM shipment WHERE status = 'IN_TRANSIT' AND updated_at < '2026-11-19';"),
+            ];
+            let q = self.rng.pick(&queries).clone();
+            ("shop", q, 0.1 + self.rng.below(900) as f64 / 1000.0)
+        };
+        let examined = if storm { 200_000 + self.rng.below(800_000) } else { self.rng.below(5000) };
+        let _ = write!(
+            out,
+            "# Time: {}\n# User@Host: shop_app[shop_app] @ app-{} [10.0.1.{}]  Id: {:>6}\n# Query_time: {secs:.6}  Lock_time: {:.6} Rows_sent: {}  Rows_examined: {examined}\nuse {db};\nSET timestamp={};\n{query}\n",
+            self.now.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
+            1 + self.rng.below(4),
+            10 + self.rng.below(40),
+            1000 + self.rng.below(9000),
+            self.rng.below(300) as f64 / 1_000_000.0,
+            self.rng.below(50),
+            self.now.timestamp(),
+        );
+    }
+
+    pub fn postgres(&mut self, out: &mut Vec<u8>) {
+        let ts = self.now.format("%Y-%m-%d %H:%M:%S%.3f UTC");
+        let pid = 2000 + self.rng.below(500);
+        match self.rng.below(100) {
+            0..=3 => {
+                let id = self.rng.below(100_000);
+                let _ = write!(
+                    out,
+                    "{ts} [{pid}] shop@shopdb ERROR:  duplicate key value violates unique constraint \"waybill_pkey\"\n\
+                     {ts} [{pid}] shop@shopdb DETAIL:  Key (id)=({id}) already exists.\n\
+                     {ts} [{pid}] shop@shopdb STATEMENT:  INSERT INTO waybill (id, order_id) VALUES ({id}, {})\n",
+                    self.rng.below(900_000)
+                );
+            }
+            4..=6 => {
+                let _ = writeln!(out, "{ts} [{pid}] LOG:  checkpoint complete: wrote {} buffers (0.{}%)", self.rng.below(5000), self.rng.below(99));
+            }
+            _ => {
+                let ms = if self.rng.chance(30) { 500.0 + self.rng.below(4000) as f64 } else { 20.0 + self.rng.below(480) as f64 } + self.rng.below(1000) as f64 / 1000.0;
+                let module = *self.rng.pick(&MODULES);
+                let table = match module {
+                    "product" => "product_review",
+                    "order" => "order_snapshot",
+                    "payment" => "refund",
+                    "inventory" => "warehouse_stock",
+                    "user" => "member_points",
+                    _ => "shipment_event",
+                };
+                let _ = write!(
+                    out,
+                    "{ts} [{pid}] shop@shopdb LOG:  duration: {ms:.3} ms  statement: SELECT *\n\
+                     \tFROM {table}\n\
+                     \tWHERE created_at > now() - interval '1 day' AND id > {}\n",
+                    self.rng.below(100_000)
+                );
+            }
+        }
+        // Keep the clock moving a little inside multi-line entries.
+        self.now += Duration::microseconds(self.rng.below(1000) as i64);
+    }
+}
+
+pub fn mysql_banner(out: &mut Vec<u8>) {
+    let _ = write!(
+        out,
+        "/usr/sbin/mysqld, Version: 8.0.35 (MySQL Community Server - GPL). started with:\n\
+         Tcp port: 3306  Unix socket: /var/run/mysqld/mysqld.sock\n\
+         Time                 Id Command    Argument\n"
+    );
+}

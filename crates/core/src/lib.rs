@@ -1,0 +1,14 @@
+//! Sluice's shared vocabulary: the [`Event`] every stage passes along, the user-facing
+//! [`Config`], time-zone aware time parsing, and the crate's [`CoreError`].
+//!
+//! This crate does no I/O beyond reading a config file and links no runtime, index or
+//! columnar library, so every other crate can depend on it cheaply.
+
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod time;
+
+pub use config::{Config, FormatName, ModuleRule, SourceConfig, StartAt};
+pub use error::CoreError;
+pub use event::{Event, Level, BUILTIN_MODULES};

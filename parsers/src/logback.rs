@@ -1,0 +1,232 @@
+//! Java application logs (logback, log4j, Spring Boot): a line that starts with a
+//! timestamp opens an event; every other line (stack frames, `Caused by:`, `... N more`)
+//! belongs to the event above it.
+//!
+//! The header is read by shape rather than by a fixed pattern, which covers logback's
+//! common `%d [%thread] %-5level %logger - %msg` and Spring Boot 2/3's
+//! `%d %5p PID --- [app] [thread] logger : msg` alike.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sluice_core::{Event, Level};
+
+use crate::text::{exception_class, find_trace_id, sniff_level};
+use crate::{FormatParser, ParseContext, PARSE_ERROR_FIELD, timestamp};
+
+struct Pending {
+    start: u64,
+    event: Event,
+    lines: usize,
+}
+
+pub(crate) struct LogbackParser {
+    ctx: ParseContext,
+    pending: Option<Pending>,
+    last_time: Option<DateTime<Utc>>,
+}
+
+impl LogbackParser {
+    pub(crate) fn new(ctx: ParseContext) -> Self {
+        LogbackParser { ctx, pending: None, last_time: None }
+    }
+
+    fn emit(&mut self, out: &mut Vec<Event>) {
+        let Some(Pending { mut event, .. }) = self.pending.take() else { return };
+        if !event.fields.contains_key("trace_id")
+            && let Some(id) = find_trace_id(&event.message)
+        {
+            event.fields.insert("trace_id".into(), Value::from(id));
+        }
+        if !event.fields.contains_key("exception")
+            && let Some(class) = event.message.lines().find_map(exception_class)
+        {
+            event.fields.insert("exception".into(), Value::from(class));
+        }
+        out.push(event);
+    }
+}
+
+impl FormatParser for LogbackParser {
+    fn push_line(&mut self, line: &[u8], offset: u64, out: &mut Vec<Event>) {
+        let text = String::from_utf8_lossy(line);
+        if let Some((at, used)) = header_time(line, self.ctx.timezone) {
+            self.emit(out);
+            self.last_time = Some(at);
+            let mut event = Event::new(at, String::new());
+            parse_header(text[used..].trim_start(), &mut event);
+            self.pending = Some(Pending { start: offset, event, lines: 1 });
+            return;
+        }
+        if let Some(pending) = &mut self.pending {
+            pending.event.message.push('\n');
+            pending.event.message.push_str(&text);
+            pending.lines += 1;
+            return;
+        }
+        if text.trim().is_empty() {
+            return;
+        }
+        // Continuation lines before any header (a file that starts mid-trace): keep them
+        // together as one raw event.
+        let at = self.last_time.unwrap_or(self.ctx.received_at);
+        let mut event = Event::new(at, text.into_owned());
+        event.level = sniff_level(&event.message).unwrap_or(Level::Info);
+        event.fields.insert(PARSE_ERROR_FIELD.into(), Value::from("line before the first log header"));
+        self.pending = Some(Pending { start: offset, event, lines: 1 });
+    }
+
+    fn flush(&mut self, out: &mut Vec<Event>) {
+        self.emit(out);
+    }
+
+    fn pending_offset(&self) -> Option<u64> {
+        self.pending.as_ref().map(|p| p.start)
+    }
+}
+
+/// A timestamp at the start of the line, optionally inside `[ ]`.
+fn header_time(line: &[u8], tz: chrono_tz::Tz) -> Option<(DateTime<Utc>, usize)> {
+    if line.first() == Some(&b'[') {
+        let (t, used) = timestamp::iso_prefix(&line[1..], tz)?;
+        let close = usize::from(line.get(used + 1) == Some(&b']'));
+        return Some((t, used + 1 + close));
+    }
+    timestamp::iso_prefix(line, tz)
+}
+
+/// Reads `[thread] LEVEL logger - message` in any of the usual orders.
+fn parse_header(rest: &str, event: &mut Event) {
+    let mut fields = Map::new();
+    let mut level = None;
+    let mut cursor = rest;
+    loop {
+        cursor = cursor.trim_start();
+        if let Some(inner) = cursor.strip_prefix('[') {
+            let Some(close) = inner.find(']') else { break };
+            let group = &inner[..close];
+            read_bracket(group, &mut fields);
+            cursor = &inner[close + 1..];
+            continue;
+        }
+        let end = cursor.find(char::is_whitespace).unwrap_or(cursor.len());
+        let token = &cursor[..end];
+        if token.is_empty() {
+            break;
+        }
+        if level.is_none()
+            && let Some(l) = Level::parse_lenient(token)
+        {
+            level = Some(l);
+            cursor = &cursor[end..];
+            continue;
+        }
+        if token == "---" || token == "-" || token == ":" {
+            cursor = &cursor[end..];
+            if token != "---" {
+                break;
+            }
+            continue;
+        }
+        if token.bytes().all(|b| b.is_ascii_digit()) && !fields.contains_key("pid") {
+            fields.insert("pid".into(), Value::from(token.parse::<u64>().unwrap_or(0)));
+            cursor = &cursor[end..];
+            continue;
+        }
+        if level.is_some() && !fields.contains_key("logger") && looks_like_logger(token) {
+            fields.insert("logger".into(), Value::from(token));
+            cursor = &cursor[end..];
+            continue;
+        }
+        break;
+    }
+    event.message = cursor.trim_start().to_owned();
+    event.level = level.unwrap_or(Level::Info);
+    // The last bracket group read is the thread (Spring Boot 3 puts the app name first).
+    event.fields = fields;
+}
+
+fn read_bracket(group: &str, fields: &mut Map<String, Value>) {
+    // Sleuth/Micrometer: `[app,traceId,spanId]` or `[app,traceId,spanId,true]`.
+    let parts: Vec<&str> = group.split(',').map(str::trim).collect();
+    if parts.len() >= 3 && parts[1].len() >= 16 && parts[1].bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !parts[0].is_empty() && !fields.contains_key("app") {
+            fields.insert("app".into(), Value::from(parts[0]));
+        }
+        fields.insert("trace_id".into(), Value::from(parts[1]));
+        fields.insert("span_id".into(), Value::from(parts[2]));
+        return;
+    }
+    if let Some(previous) = fields.insert("thread".into(), Value::from(group.trim())) {
+        fields.insert("app".into(), previous);
+    }
+}
+
+fn looks_like_logger(token: &str) -> bool {
+    token
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '$' | '_' | '-'))
+        && token.chars().next().is_some_and(char::is_alphabetic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Vec<Event> {
+        let ctx = ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH };
+        let mut parser = LogbackParser::new(ctx);
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            parser.push_line(line.as_bytes(), i as u64 * 100, &mut out);
+        }
+        assert_eq!(parser.pending_offset().is_some(), !text.trim().is_empty());
+        parser.flush(&mut out);
+        out
+    }
+
+    #[test]
+    fn logback_pattern_with_stack_trace() {
+        let events = parse(
+            "2026-11-20 14:00:00.123 [http-nio-8080-exec-1] ERROR com.shop.payment.PayService - payment failed traceId=4bf92f3577b34da6 orderId=77\n\
+             java.lang.IllegalStateException: gateway timeout\n\
+             \tat com.shop.payment.PayService.pay(PayService.java:42)\n\
+             Caused by: java.net.SocketTimeoutException: Read timed out\n\
+             \t... 12 more\n\
+             2026-11-20 14:00:01.000 [main] INFO  com.shop.order.OrderService - order created\n",
+        );
+        assert_eq!(events.len(), 2);
+        let e = &events[0];
+        assert_eq!(e.level, Level::Error);
+        assert_eq!(e.fields["thread"], "http-nio-8080-exec-1");
+        assert_eq!(e.fields["logger"], "com.shop.payment.PayService");
+        assert_eq!(e.fields["trace_id"], "4bf92f3577b34da6");
+        assert_eq!(e.fields["exception"], "java.lang.IllegalStateException");
+        assert!(e.message.starts_with("payment failed traceId="));
+        assert!(e.message.ends_with("\t... 12 more"));
+        assert_eq!(events[1].message, "order created");
+    }
+
+    #[test]
+    fn spring_boot_layouts() {
+        let events = parse(
+            "2026-11-20 14:00:00.123  WARN 12345 --- [nio-8080-exec-3] c.s.inventory.StockService  : stock low sku=A1\n\
+             2026-11-20T14:00:00.123+08:00 ERROR 12345 --- [shop] [nio-8080-exec-4] [shop,4bf92f3577b34da6a3ce929d0e0e4736,00f067aa0ba902b7] c.s.o.OrderController : boom\n",
+        );
+        assert_eq!(events[0].level, Level::Warn);
+        assert_eq!(events[0].fields["pid"], 12345);
+        assert_eq!(events[0].fields["logger"], "c.s.inventory.StockService");
+        assert_eq!(events[0].message, "stock low sku=A1");
+        assert_eq!(events[1].fields["app"], "shop");
+        assert_eq!(events[1].fields["thread"], "nio-8080-exec-4");
+        assert_eq!(events[1].fields["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(events[1].timestamp.to_rfc3339(), "2026-11-20T06:00:00.123+00:00");
+    }
+
+    #[test]
+    fn orphan_continuation_lines_are_kept() {
+        let events = parse("\tat com.shop.X.y(X.java:1)\n\tat com.shop.X.z(X.java:2)\n");
+        assert_eq!(events.len(), 1);
+        assert!(events[0].fields.contains_key("parse_error"));
+        assert_eq!(events[0].message.lines().count(), 2);
+    }
+}

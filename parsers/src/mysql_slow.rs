@@ -1,0 +1,339 @@
+//! MySQL / Percona Server / MariaDB slow query logs.
+//!
+//! An entry is a run of `# ` header lines followed by statement lines:
+//! ```text
+//! # Time: 2026-11-20T06:00:00.123456Z
+//! # User@Host: shop[shop] @ app-1 [10.0.0.5]  Id:    42
+//! # Query_time: 1.234  Lock_time: 0.000 Rows_sent: 1  Rows_examined: 100
+//! use shop;
+//! SET timestamp=1763618400;
+//! SELECT * FROM orders WHERE id = 7;
+//! ```
+//! As in pt-query-digest, an entry without `# Time` inherits the previous entry's time,
+//! and one without `use` inherits the previous database.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use sluice_core::Event;
+
+use crate::{FormatParser, ParseContext, PARSE_ERROR_FIELD, timestamp};
+
+#[derive(Default)]
+struct Entry {
+    start: u64,
+    time: Option<DateTime<Utc>>,
+    saw_user_host: bool,
+    saw_metrics: bool,
+    db: Option<String>,
+    set_timestamp: Option<i64>,
+    fields: Map<String, Value>,
+    query: String,
+}
+
+pub(crate) struct SlowLogParser {
+    ctx: ParseContext,
+    entry: Option<Entry>,
+    last_time: Option<DateTime<Utc>>,
+    last_db: Option<String>,
+}
+
+impl SlowLogParser {
+    pub(crate) fn new(ctx: ParseContext) -> Self {
+        SlowLogParser { ctx, entry: None, last_time: None, last_db: None }
+    }
+
+    fn entry(&mut self, offset: u64) -> &mut Entry {
+        self.entry.get_or_insert_with(|| Entry { start: offset, ..Entry::default() })
+    }
+
+    fn emit(&mut self, out: &mut Vec<Event>) {
+        let Some(entry) = self.entry.take() else { return };
+        let has_header = entry.saw_user_host || entry.saw_metrics || entry.time.is_some();
+        let query = entry.query.trim_end().to_owned();
+        if query.is_empty() && !has_header {
+            return;
+        }
+        // pt-query-digest's order: `# Time`, else the previous entry's, else `SET timestamp`.
+        let time = entry
+            .time
+            .or(self.last_time)
+            .or_else(|| entry.set_timestamp.and_then(|t| DateTime::from_timestamp(t, 0)))
+            .unwrap_or(self.ctx.received_at);
+        self.last_time = Some(time);
+        if entry.db.is_some() {
+            self.last_db.clone_from(&entry.db);
+        }
+        let mut event = Event::new(time, query.clone());
+        event.fields = entry.fields;
+        if let Some(db) = entry.db.or_else(|| self.last_db.clone()) {
+            event.fields.insert("db".into(), Value::from(db));
+        }
+        if query.is_empty() {
+            event.fields.insert(PARSE_ERROR_FIELD.into(), Value::from("slow log entry without a statement"));
+        } else if !entry.saw_metrics {
+            event.fields.insert(PARSE_ERROR_FIELD.into(), Value::from("slow log entry without # Query_time"));
+        }
+        event.fields.insert("query".into(), Value::from(query));
+        out.push(event);
+    }
+
+    fn header(&mut self, line: &str, offset: u64, out: &mut Vec<Event>) {
+        let body = line[1..].trim_start();
+        if let Some(time) = body.strip_prefix("Time:") {
+            if self.entry.as_ref().is_some_and(|e| !e.query.is_empty() || e.time.is_some() || e.saw_user_host) {
+                self.emit(out);
+            }
+            let time = time.trim();
+            let parsed = timestamp::iso_prefix(time.as_bytes(), self.ctx.timezone)
+                .map(|(t, _)| t)
+                .or_else(|| timestamp::mysql_short(time, self.ctx.timezone));
+            self.entry(offset).time = parsed;
+            return;
+        }
+        if let Some(rest) = body.strip_prefix("User@Host:") {
+            if self.entry.as_ref().is_some_and(|e| !e.query.is_empty() || e.saw_user_host) {
+                self.emit(out);
+            }
+            let entry = self.entry(offset);
+            entry.saw_user_host = true;
+            parse_user_host(rest, &mut entry.fields);
+            return;
+        }
+        // A metrics line that follows a statement starts a new entry (files without
+        // `# Time` or `# User@Host`, as some versions log them).
+        if self.entry.as_ref().is_some_and(|e| !e.query.is_empty()) {
+            if body.starts_with("Query_time:") {
+                self.emit(out);
+            } else {
+                // A comment inside the statement text.
+                let entry = self.entry(offset);
+                entry.query.push_str(line);
+                entry.query.push('\n');
+                return;
+            }
+        }
+        let entry = self.entry(offset);
+        if body.starts_with("Query_time:") {
+            entry.saw_metrics = true;
+        }
+        parse_attributes(body, entry);
+    }
+}
+
+impl FormatParser for SlowLogParser {
+    fn push_line(&mut self, line: &[u8], offset: u64, out: &mut Vec<Event>) {
+        let text = String::from_utf8_lossy(line);
+        let trimmed = text.trim_end();
+        if trimmed.starts_with('#') && (trimmed.len() == 1 || trimmed.as_bytes()[1] == b' ') {
+            return self.header(trimmed, offset, out);
+        }
+        if is_banner(trimmed) {
+            self.emit(out);
+            return;
+        }
+        if self.entry.is_none() && trimmed.is_empty() {
+            return;
+        }
+        let in_query = self.entry.as_ref().is_some_and(|e| !e.query.is_empty());
+        if !in_query {
+            if let Some(db) = use_statement(trimmed) {
+                let entry = self.entry(offset);
+                entry.db = Some(db.to_owned());
+                // `use db;` alone is an entry's statement when nothing else follows.
+                entry.fields.insert("use_db".into(), Value::from(trimmed));
+                return;
+            }
+            if let Some(ts) = set_timestamp(trimmed) {
+                self.entry(offset).set_timestamp = Some(ts);
+                return;
+            }
+        }
+        let entry = self.entry(offset);
+        entry.query.push_str(&text);
+        entry.query.push('\n');
+    }
+
+    fn flush(&mut self, out: &mut Vec<Event>) {
+        if let Some(entry) = &mut self.entry
+            && entry.query.is_empty()
+            && let Some(Value::String(use_db)) = entry.fields.remove("use_db")
+        {
+            entry.query = use_db;
+        }
+        if let Some(entry) = &mut self.entry {
+            entry.fields.remove("use_db");
+        }
+        self.emit(out);
+    }
+
+    fn pending_offset(&self) -> Option<u64> {
+        self.entry.as_ref().map(|e| e.start)
+    }
+}
+
+fn is_banner(line: &str) -> bool {
+    (line.contains(", Version: ") && line.contains("started with:"))
+        || line.starts_with("Tcp port:")
+        || (line.starts_with("Time ") && line.contains("Id Command"))
+}
+
+fn use_statement(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("use ").or_else(|| line.strip_prefix("USE "))?;
+    let db = rest.trim().trim_end_matches(';').trim().trim_matches('`');
+    (!db.is_empty() && !db.contains(' ')).then_some(db)
+}
+
+fn set_timestamp(line: &str) -> Option<i64> {
+    let rest = line.strip_prefix("SET timestamp=")?;
+    rest.trim_end_matches(';').parse().ok()
+}
+
+/// ` shop[shop] @ app-1 [10.0.0.5]  Id:    42`
+fn parse_user_host(text: &str, fields: &mut Map<String, Value>) {
+    let (who, rest) = text.split_once(" @ ").unwrap_or((text, ""));
+    let user = who.trim().split('[').next().unwrap_or("").trim();
+    if !user.is_empty() {
+        fields.insert("user".into(), Value::from(user));
+    }
+    let (host_part, id_part) = match rest.find("Id:") {
+        Some(i) => (&rest[..i], Some(&rest[i + 3..])),
+        None => (rest, None),
+    };
+    let host_part = host_part.trim();
+    let (host, ip) = match host_part.split_once('[') {
+        Some((h, ip)) => (h.trim(), ip.trim_end_matches(']').trim()),
+        None => (host_part, ""),
+    };
+    if !host.is_empty() {
+        fields.insert("client_host".into(), Value::from(host));
+    }
+    if !ip.is_empty() {
+        fields.insert("client_ip".into(), Value::from(ip));
+    }
+    if let Some(id) = id_part.and_then(|s| s.trim().parse::<u64>().ok()) {
+        fields.insert("thread_id".into(), Value::from(id));
+    }
+}
+
+/// `Query_time: 1.2  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 9` and the extra
+/// `Key: value` lines of Percona/MariaDB/`log_slow_extra`.
+fn parse_attributes(body: &str, entry: &mut Entry) {
+    let mut tokens = body.split_whitespace().peekable();
+    while let Some(token) = tokens.next() {
+        let Some(key) = token.strip_suffix(':') else { continue };
+        let value = match tokens.peek() {
+            Some(v) if !v.ends_with(':') => tokens.next().unwrap_or_default(),
+            _ => "",
+        };
+        match key {
+            "Query_time" | "Lock_time" => {
+                let name = if key == "Query_time" { "query_time_ms" } else { "lock_time_ms" };
+                if let Ok(secs) = value.parse::<f64>() {
+                    entry.fields.insert(name.into(), Value::from(round3(secs * 1000.0)));
+                }
+            }
+            "Schema" => {
+                if !value.is_empty() {
+                    entry.db = Some(value.to_owned());
+                }
+            }
+            "Thread_id" | "Id" => {
+                if let Ok(id) = value.parse::<u64>() {
+                    entry.fields.insert("thread_id".into(), Value::from(id));
+                }
+            }
+            _ if !value.is_empty() => {
+                let name = snake(key);
+                let parsed = value
+                    .parse::<u64>()
+                    .map(Value::from)
+                    .or_else(|_| value.parse::<f64>().map(Value::from))
+                    .unwrap_or_else(|_| Value::from(value));
+                entry.fields.insert(name, parsed);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn snake(key: &str) -> String {
+    key.to_ascii_lowercase().replace(['-', ' '], "_")
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Vec<Event> {
+        let ctx = ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH };
+        let mut parser = SlowLogParser::new(ctx);
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            parser.push_line(line.as_bytes(), i as u64, &mut out);
+        }
+        parser.flush(&mut out);
+        out
+    }
+
+    #[test]
+    fn mysql_57_entries() {
+        let events = parse(
+            "/usr/sbin/mysqld, Version: 5.7.22-log (MySQL). started with:\n\
+             Tcp port: 3306  Unix socket: /var/run/mysqld/mysqld.sock\n\
+             Time                 Id Command    Argument\n\
+             # Time: 2026-11-20T06:00:00.123456Z\n\
+             # User@Host: shop[shop] @ app-1 [10.0.0.5]  Id:    42\n\
+             # Query_time: 1.234567  Lock_time: 0.000100 Rows_sent: 1  Rows_examined: 100\n\
+             use shop;\n\
+             SET timestamp=1763618400;\n\
+             SELECT *\n  FROM orders\n WHERE id = 7;\n\
+             # User@Host: shop[shop] @ app-1 [10.0.0.5]  Id:    43\n\
+             # Query_time: 0.100000  Lock_time: 0.000000 Rows_sent: 0  Rows_examined: 0\n\
+             SET timestamp=1763618401;\n\
+             UPDATE stock SET n = n - 1 WHERE sku = 'A';\n",
+        );
+        assert_eq!(events.len(), 2);
+        let first = &events[0];
+        assert_eq!(first.message, "SELECT *\n  FROM orders\n WHERE id = 7;");
+        assert_eq!(first.fields["query_time_ms"], 1234.567);
+        assert_eq!(first.fields["lock_time_ms"], 0.1);
+        assert_eq!(first.fields["rows_examined"], 100);
+        assert_eq!(first.fields["db"], "shop");
+        assert_eq!(first.fields["user"], "shop");
+        assert_eq!(first.fields["client_ip"], "10.0.0.5");
+        assert_eq!(first.fields["thread_id"], 42);
+        assert_eq!(first.timestamp.to_rfc3339(), "2026-11-20T06:00:00.123456+00:00");
+        // The second entry has no `# Time` and no `use`: both are inherited.
+        assert_eq!(events[1].timestamp, first.timestamp);
+        assert_eq!(events[1].fields["db"], "shop");
+    }
+
+    #[test]
+    fn mariadb_headers() {
+        let events = parse(
+            "# Time: 190324 16:03:00\n\
+             # User@Host: root[root] @ localhost []\n\
+             # Thread_id: 8  Schema: shop  QC_hit: No\n\
+             # Query_time: 0.000334  Lock_time: 0.000135  Rows_sent: 1  Rows_examined: 2\n\
+             # Rows_affected: 0\n\
+             SET timestamp=1553443380;\n\
+             select * from users;\n",
+        );
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].fields["db"], "shop");
+        assert_eq!(events[0].fields["qc_hit"], "No");
+        assert_eq!(events[0].fields["thread_id"], 8);
+        assert_eq!(events[0].timestamp.to_rfc3339(), "2019-03-24T16:03:00+00:00");
+    }
+
+    #[test]
+    fn truncated_entry_is_kept_and_marked() {
+        let events = parse("# Time: 2026-11-20T06:00:00Z\n# User@Host: a[a] @ b []\n");
+        assert_eq!(events.len(), 1);
+        assert!(events[0].fields.contains_key("parse_error"));
+    }
+}

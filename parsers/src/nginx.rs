@@ -1,0 +1,358 @@
+//! nginx and Apache access logs. Any nginx `log_format` compiles into a [`LogFormat`]:
+//! literals and variables, matched left to right by searching for each literal, so the
+//! stock `combined` format and a user's custom one share one fast engine.
+
+use chrono::{DateTime, Utc};
+use memchr::memmem;
+use serde_json::{Map, Value};
+use sluice_core::{Event, Level};
+
+use crate::timestamp;
+use crate::{FormatParser, ParseContext, ParserError, raw_event};
+
+/// nginx's predefined `combined` format (also Apache's combined).
+pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Item {
+    Literal(Vec<u8>),
+    Var(String),
+}
+
+/// A compiled nginx `log_format`.
+#[derive(Debug, Clone)]
+pub struct LogFormat {
+    items: Vec<Item>,
+    /// Index of the item after which a line may end early (Apache "common" lines
+    /// read with the combined format end after the byte count).
+    may_end_after: Option<usize>,
+}
+
+impl LogFormat {
+    /// Compiles either the bare format string or the whole directive as pasted from
+    /// nginx.conf: `log_format main '$remote_addr ...' '"$http_user_agent"';`.
+    pub fn compile(directive: &str) -> Result<LogFormat, ParserError> {
+        let text = unwrap_directive(directive.trim());
+        let mut items = Vec::new();
+        let mut literal = Vec::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] != b'$' {
+                literal.push(bytes[i]);
+                i += 1;
+                continue;
+            }
+            let (name, next) = if bytes.get(i + 1) == Some(&b'{') {
+                let close = text[i..]
+                    .find('}')
+                    .ok_or_else(|| ParserError::LogFormat(format!("unclosed `${{` at byte {i}")))?;
+                (&text[i + 2..i + close], i + close + 1)
+            } else {
+                let len = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .count();
+                (&text[i + 1..i + 1 + len], i + 1 + len)
+            };
+            if name.is_empty() {
+                return Err(ParserError::LogFormat(format!("`$` without a variable name at byte {i}")));
+            }
+            if !literal.is_empty() {
+                items.push(Item::Literal(std::mem::take(&mut literal)));
+            }
+            if matches!(items.last(), Some(Item::Var(_))) {
+                return Err(ParserError::LogFormat(format!(
+                    "variables `${}` and `${name}` touch: nothing separates them",
+                    match items.last() {
+                        Some(Item::Var(prev)) => prev.as_str(),
+                        _ => "",
+                    }
+                )));
+            }
+            items.push(Item::Var(name.to_owned()));
+            i = next;
+        }
+        if !literal.is_empty() {
+            items.push(Item::Literal(literal));
+        }
+        if !items.iter().any(|i| matches!(i, Item::Var(_))) {
+            return Err(ParserError::LogFormat("no `$variable` in the format".into()));
+        }
+        let may_end_after = items
+            .iter()
+            .position(|i| matches!(i, Item::Var(v) if v == "body_bytes_sent" || v == "bytes_sent"));
+        Ok(LogFormat { items, may_end_after })
+    }
+
+    /// Matches one line; yields (variable, value) pairs or `None` when the line does not fit.
+    pub fn parse<'a>(&'a self, line: &'a [u8], mut visit: impl FnMut(&'a str, &'a [u8])) -> bool {
+        let mut pos = 0;
+        for (idx, item) in self.items.iter().enumerate() {
+            match item {
+                Item::Literal(lit) => {
+                    if line[pos..].starts_with(lit) {
+                        pos += lit.len();
+                    } else if pos == line.len() && self.may_end_after.is_some_and(|e| idx > e) {
+                        return true;
+                    } else {
+                        return false;
+                    }
+                }
+                Item::Var(name) => {
+                    let end = match self.items.get(idx + 1) {
+                        None => line.len(),
+                        Some(Item::Literal(next)) => {
+                            let is_last = idx + 2 == self.items.len();
+                            let rest = &line[pos..];
+                            let found = if is_last {
+                                rest.ends_with(next).then(|| rest.len() - next.len())
+                            } else {
+                                memmem::find(rest, next)
+                            };
+                            match found {
+                                Some(n) => pos + n,
+                                // A line that ends early may be a shorter variant (common vs combined).
+                                None if self.may_end_after == Some(idx) => line.len(),
+                                None => return false,
+                            }
+                        }
+                        Some(Item::Var(_)) => return false,
+                    };
+                    visit(name, &line[pos..end]);
+                    pos = end;
+                }
+            }
+        }
+        pos == line.len()
+    }
+}
+
+fn unwrap_directive(text: &str) -> String {
+    let body = match text.strip_prefix("log_format") {
+        // `log_format name [escape=json] '...' '...';`
+        Some(rest) => rest.trim_start().split_once(char::is_whitespace).map_or("", |(_, r)| r),
+        None => text,
+    };
+    let body = body.trim().trim_end_matches(';').trim();
+    let body = body.strip_prefix("escape=").map_or(body, |r| {
+        r.split_once(char::is_whitespace).map_or("", |(_, rest)| rest.trim_start())
+    });
+    if !body.starts_with(['\'', '"']) {
+        return body.to_owned();
+    }
+    // Concatenate the quoted pieces, as nginx does.
+    let mut out = String::new();
+    let mut chars = body.chars();
+    while let Some(quote) = chars.by_ref().find(|c| *c == '\'' || *c == '"') {
+        for c in chars.by_ref() {
+            if c == quote {
+                break;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub(crate) struct AccessParser {
+    format: LogFormat,
+    ctx: ParseContext,
+    last_time: Option<DateTime<Utc>>,
+}
+
+impl AccessParser {
+    pub(crate) fn new(format: LogFormat, ctx: ParseContext) -> Self {
+        AccessParser { format, ctx, last_time: None }
+    }
+
+    pub(crate) fn combined(ctx: ParseContext) -> Self {
+        let format = LogFormat::compile(COMBINED).expect("the combined format compiles");
+        AccessParser::new(format, ctx)
+    }
+
+    pub(crate) fn parse_line(&mut self, line: &[u8]) -> Event {
+        let mut fields = Map::new();
+        let mut time = None;
+        let mut bad_time = false;
+        let matched = self.format.parse(line, |name, value| {
+            if value == b"-" || value.is_empty() {
+                return;
+            }
+            let text = String::from_utf8_lossy(value);
+            match name {
+                "time_local" => {
+                    time = timestamp::common_log(value);
+                    bad_time = time.is_none();
+                }
+                "time_iso8601" => {
+                    time = timestamp::iso_prefix(value, self.ctx.timezone).map(|(t, _)| t);
+                    bad_time = time.is_none();
+                }
+                "msec" => {
+                    time = timestamp::epoch_seconds(&text);
+                    bad_time = time.is_none();
+                }
+                "request" => split_request(&text, &mut fields),
+                _ => map_variable(name, &text, &mut fields),
+            }
+        });
+        if !matched || bad_time {
+            let at = self.last_time.unwrap_or(self.ctx.received_at);
+            let reason = if matched { "bad timestamp" } else { "line does not match the log format" };
+            return raw_event(line, at, reason);
+        }
+        let at = time.or(self.last_time).unwrap_or(self.ctx.received_at);
+        self.last_time = Some(at);
+        let mut event = Event::new(at, String::from_utf8_lossy(line).into_owned());
+        event.level = fields
+            .get("status")
+            .and_then(Value::as_u64)
+            .map_or(Level::Info, |s| Level::from_http_status(s as u16));
+        event.fields = fields;
+        event
+    }
+}
+
+impl FormatParser for AccessParser {
+    fn push_line(&mut self, line: &[u8], _offset: u64, out: &mut Vec<Event>) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        out.push(self.parse_line(line));
+    }
+
+    fn flush(&mut self, _out: &mut Vec<Event>) {}
+
+    fn pending_offset(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// `GET /api/order/1?x=1 HTTP/1.1` -> method, path, query, protocol.
+fn split_request(request: &str, fields: &mut Map<String, Value>) {
+    let mut parts = request.splitn(3, ' ');
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+        fields.insert("request".into(), Value::from(request));
+        return;
+    };
+    fields.insert("method".into(), Value::from(method));
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    fields.insert("path".into(), Value::from(path));
+    if !query.is_empty() {
+        fields.insert("query_string".into(), Value::from(query));
+    }
+    if let Some(protocol) = parts.next() {
+        fields.insert("protocol".into(), Value::from(protocol));
+    }
+}
+
+fn map_variable(name: &str, text: &str, fields: &mut Map<String, Value>) {
+    let (key, value) = match name {
+        "remote_addr" => ("client_ip", Value::from(text)),
+        "remote_user" => ("user", Value::from(text)),
+        "status" => match text.parse::<u64>() {
+            Ok(n) => ("status", Value::from(n)),
+            Err(_) => ("status", Value::from(text)),
+        },
+        "body_bytes_sent" | "bytes_sent" => ("bytes", number_or_text(text)),
+        "http_referer" => ("referer", Value::from(text)),
+        "http_user_agent" => ("user_agent", Value::from(text)),
+        "http_x_forwarded_for" => ("forwarded_for", Value::from(text)),
+        "request_time" => ("request_time_ms", seconds_to_ms(text)),
+        "upstream_response_time" | "upstream_connect_time" | "upstream_header_time" => {
+            let key = match name {
+                "upstream_response_time" => "upstream_time_ms",
+                "upstream_connect_time" => "upstream_connect_ms",
+                _ => "upstream_header_ms",
+            };
+            (key, seconds_to_ms(text))
+        }
+        "request_id" | "http_x_request_id" => ("request_id", Value::from(text)),
+        "http_x_b3_traceid" | "http_traceparent" | "http_x_trace_id" | "trace_id" => {
+            ("trace_id", Value::from(text))
+        }
+        "host" | "server_name" | "http_host" => ("vhost", Value::from(text)),
+        other => (other, number_or_text(text)),
+    };
+    fields.insert(key.to_owned(), value);
+}
+
+fn number_or_text(text: &str) -> Value {
+    text.parse::<u64>().map_or_else(|_| Value::from(text), Value::from)
+}
+
+/// nginx prints seconds with millisecond resolution; a request that went through several
+/// upstreams lists each (`0.010, 0.020` or `0.010 : 0.020`): they add up.
+fn seconds_to_ms(text: &str) -> Value {
+    let mut total = 0.0;
+    for part in text.split([',', ':']) {
+        match part.trim().parse::<f64>() {
+            Ok(secs) => total += secs,
+            Err(_) if part.trim() == "-" => {}
+            Err(_) => return Value::from(text),
+        }
+    }
+    Value::from((total * 1000.0 * 1000.0).round() / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ParseContext {
+        ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH }
+    }
+
+    #[test]
+    fn combined_line() {
+        let mut p = AccessParser::combined(ctx());
+        let e = p.parse_line(br#"10.0.0.1 - alice [20/Nov/2026:14:00:00 +0800] "POST /api/pay/confirm?id=7 HTTP/1.1" 502 157 "-" "curl/8.0""#);
+        assert_eq!(e.timestamp.to_rfc3339(), "2026-11-20T06:00:00+00:00");
+        assert_eq!(e.level, Level::Error);
+        assert_eq!(e.fields["path"], "/api/pay/confirm");
+        assert_eq!(e.fields["query_string"], "id=7");
+        assert_eq!(e.fields["status"], 502);
+        assert_eq!(e.fields["user"], "alice");
+        assert!(!e.fields.contains_key("referer"));
+    }
+
+    #[test]
+    fn common_line_with_combined_format() {
+        let mut p = AccessParser::combined(ctx());
+        let e = p.parse_line(br#"127.0.0.1 - - [20/Nov/2026:14:00:00 +0000] "GET / HTTP/1.0" 200 12"#);
+        assert_eq!(e.fields["bytes"], 12);
+        assert!(!e.fields.contains_key("parse_error"));
+    }
+
+    #[test]
+    fn custom_directive_with_timings() {
+        let format = LogFormat::compile(
+            r#"log_format main '$remote_addr - $remote_user [$time_local] "$request" '
+                  '$status $body_bytes_sent "$http_referer" "$http_user_agent" '
+                  'rt=$request_time urt="$upstream_response_time" rid=$request_id';"#,
+        )
+        .unwrap();
+        let mut p = AccessParser::new(format, ctx());
+        let e = p.parse_line(br#"10.0.0.2 - - [20/Nov/2026:14:00:01 +0000] "GET /api/order/9 HTTP/2.0" 200 5 "-" "Mozilla/5.0 (X11)" rt=0.612 urt="0.300, 0.310" rid=ab12"#);
+        assert_eq!(e.fields["request_time_ms"], 612.0);
+        assert_eq!(e.fields["upstream_time_ms"], 610.0);
+        assert_eq!(e.fields["request_id"], "ab12");
+        assert_eq!(e.fields["user_agent"], "Mozilla/5.0 (X11)");
+    }
+
+    #[test]
+    fn mismatch_is_kept_raw() {
+        let mut p = AccessParser::combined(ctx());
+        let e = p.parse_line(b"garbage \xff\x00 line");
+        assert_eq!(e.fields["parse_error"], "line does not match the log format");
+        assert!(e.message.starts_with("garbage"));
+    }
+
+    #[test]
+    fn bad_directives_are_errors() {
+        assert!(LogFormat::compile("no variables").is_err());
+        assert!(LogFormat::compile("$a$b").is_err());
+        assert!(LogFormat::compile("${unclosed").is_err());
+    }
+}

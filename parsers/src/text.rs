@@ -1,0 +1,91 @@
+//! Small scanners shared by the text formats.
+
+use sluice_core::Level;
+
+/// The first level word in the first 120 bytes of a line (`ERROR`, `[warn]`, `level=info`).
+pub(crate) fn sniff_level(text: &str) -> Option<Level> {
+    let head = &text.as_bytes()[..text.len().min(120)];
+    head.split(|b| !b.is_ascii_alphanumeric())
+        .filter(|w| (3..=8).contains(&w.len()) && w[0].is_ascii_alphabetic())
+        .find_map(|w| {
+            // Only shouted or bracketed levels count, so "error" in prose does not.
+            let upper = w.iter().all(|b| !b.is_ascii_lowercase());
+            let word = std::str::from_utf8(w).ok()?;
+            let level = Level::parse_lenient(word)?;
+            (upper && !matches!(word, "LOG" | "CONFIG" | "DETAIL" | "HINT" | "CONTEXT"))
+                .then_some(level)
+        })
+}
+
+/// Trace ids as Java and Go services print them: `traceId=abc`, `trace_id: abc`,
+/// `"traceid":"abc"`, `X-B3-TraceId=abc`. Returns the id.
+pub(crate) fn find_trace_id(text: &str) -> Option<&str> {
+    let lower = text.to_ascii_lowercase();
+    for at in memchr::memmem::find_iter(lower.as_bytes(), b"trace") {
+        // Lowercasing ASCII keeps byte offsets, so positions in `lower` index `text`.
+        let rest = &lower[at + 5..];
+        let Some(after_name) = rest
+            .strip_prefix("_id")
+            .or_else(|| rest.strip_prefix("id"))
+            .map(|r| r.trim_start_matches(['"', '\'']))
+        else {
+            continue;
+        };
+        let Some(value) = after_name.strip_prefix(['=', ':']) else {
+            continue;
+        };
+        let value = value.trim_start_matches([' ', '"', '\'']);
+        let start = text.len() - value.len();
+        let value = &text[start..];
+        let end = value
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .unwrap_or(value.len());
+        if end >= 6 {
+            return Some(&value[..end]);
+        }
+    }
+    None
+}
+
+/// `java.lang.IllegalStateException: msg` / `Caused by: x.y.FooError` -> the class name.
+pub(crate) fn exception_class(line: &str) -> Option<&str> {
+    let line = line.trim_start();
+    let line = line.strip_prefix("Caused by: ").unwrap_or(line);
+    let end = line.find([':', ' ']).unwrap_or(line.len());
+    let class = &line[..end];
+    let looks_like = class.contains('.')
+        && (class.ends_with("Exception") || class.ends_with("Error") || class.ends_with("Throwable"))
+        && class.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '$' || c == '_');
+    looks_like.then_some(class)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_sniffed_only_when_shouted() {
+        assert_eq!(sniff_level("2026-11-20 ERROR boom"), Some(Level::Error));
+        assert_eq!(sniff_level("[WARN] disk"), Some(Level::Warn));
+        assert_eq!(sniff_level("no error here"), None);
+    }
+
+    #[test]
+    fn trace_ids() {
+        assert_eq!(find_trace_id("pay failed traceId=4bf92f3577b34da6 x"), Some("4bf92f3577b34da6"));
+        assert_eq!(find_trace_id(r#"{"trace_id":"abc123def"}"#), Some("abc123def"));
+        assert_eq!(find_trace_id("X-B3-TraceId: 0af7651916cd43dd"), Some("0af7651916cd43dd"));
+        assert_eq!(find_trace_id("tracer started"), None);
+        assert_eq!(find_trace_id("trace"), None);
+    }
+
+    #[test]
+    fn exceptions() {
+        assert_eq!(
+            exception_class("java.sql.SQLTimeoutException: timeout"),
+            Some("java.sql.SQLTimeoutException")
+        );
+        assert_eq!(exception_class("Caused by: java.io.IOException"), Some("java.io.IOException"));
+        assert_eq!(exception_class("\tat com.shop.Foo.bar(Foo.java:1)"), None);
+    }
+}

@@ -1,0 +1,241 @@
+//! Fixed-layout timestamp scanners. Log timestamps come in a handful of layouts, and
+//! scanning digits at known positions is an order of magnitude faster than strptime.
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use sluice_core::time::local_to_utc;
+
+pub(crate) fn digits(b: &[u8], start: usize, n: usize) -> Option<u32> {
+    let slice = b.get(start..start + n)?;
+    let mut v = 0u32;
+    for &c in slice {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    Some(v)
+}
+
+/// Reads `.123` / `,123456` fractional seconds at `b[0]`; returns (nanos, bytes read).
+fn fraction(b: &[u8]) -> (u32, usize) {
+    if !matches!(b.first(), Some(b'.' | b',')) {
+        return (0, 0);
+    }
+    let mut nanos = 0u32;
+    let mut n = 0;
+    for &c in &b[1..] {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        if n < 9 {
+            nanos = nanos * 10 + u32::from(c - b'0');
+        }
+        n += 1;
+    }
+    if n == 0 {
+        return (0, 0);
+    }
+    for _ in n..9 {
+        nanos *= 10;
+    }
+    (nanos, n + 1)
+}
+
+/// Reads a zone designator: `Z`, `+08:00`, `+0800`, `+08`, or ` UTC`/` GMT`.
+/// Returns the offset in seconds and bytes read.
+fn zone(b: &[u8]) -> Option<(i32, usize)> {
+    match b.first()? {
+        b'Z' => Some((0, 1)),
+        sign @ (b'+' | b'-') => {
+            let hours = digits(b, 1, 2)? as i32;
+            let (minutes, len) = if b.get(3) == Some(&b':') {
+                (digits(b, 4, 2)? as i32, 6)
+            } else if let Some(m) = digits(b, 3, 2) {
+                (m as i32, 5)
+            } else {
+                (0, 3)
+            };
+            let secs = hours * 3600 + minutes * 60;
+            Some((if *sign == b'-' { -secs } else { secs }, len))
+        }
+        b' ' if b.get(1..4) == Some(b"UTC") || b.get(1..4) == Some(b"GMT") => Some((0, 4)),
+        _ => None,
+    }
+}
+
+fn date_time(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, nanos: u32) -> Option<NaiveDateTime> {
+    NaiveDate::from_ymd_opt(y as i32, mo, d)?.and_hms_nano_opt(h, mi, s.min(59), nanos)
+}
+
+/// `YYYY-MM-DD[T ]HH:MM:SS[.frac][zone]` at the start of `b`. Without a zone the time is
+/// read in `tz`. Returns the instant and the bytes consumed.
+pub fn iso_prefix(b: &[u8], tz: Tz) -> Option<(DateTime<Utc>, usize)> {
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let naive_base = (
+        digits(b, 0, 4)?,
+        digits(b, 5, 2)?,
+        digits(b, 8, 2)?,
+        digits(b, 11, 2)?,
+        digits(b, 14, 2)?,
+        digits(b, 17, 2)?,
+    );
+    let (nanos, flen) = fraction(&b[19..]);
+    let mut used = 19 + flen;
+    let (y, mo, d, h, mi, s) = naive_base;
+    let naive = date_time(y, mo, d, h, mi, s, nanos)?;
+    if let Some((offset, zlen)) = zone(&b[used..]) {
+        used += zlen;
+        return Some((offset_to_utc(naive, offset)?, used));
+    }
+    Some((local_to_utc(naive, tz)?, used))
+}
+
+fn offset_to_utc(naive: NaiveDateTime, offset_secs: i32) -> Option<DateTime<Utc>> {
+    let offset = FixedOffset::east_opt(offset_secs)?;
+    offset
+        .from_local_datetime(&naive)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+pub(crate) fn month(b: &[u8]) -> Option<u32> {
+    let m = b.get(..3)?;
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    MONTHS.iter().position(|name| *name == m).map(|i| i as u32 + 1)
+}
+
+/// nginx/apache `$time_local`: `20/Nov/2026:14:00:00 +0800`.
+pub fn common_log(b: &[u8]) -> Option<DateTime<Utc>> {
+    if b.len() < 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
+        return None;
+    }
+    let naive = date_time(
+        digits(b, 7, 4)?,
+        month(&b[3..])?,
+        digits(b, 0, 2)?,
+        digits(b, 12, 2)?,
+        digits(b, 15, 2)?,
+        digits(b, 18, 2)?,
+        0,
+    )?;
+    let (offset, _) = zone(&b[21..])?;
+    offset_to_utc(naive, offset)
+}
+
+/// Epoch seconds with an optional fraction (`1763647200.123`), as nginx's `$msec`.
+pub fn epoch_seconds(text: &str) -> Option<DateTime<Utc>> {
+    let secs: f64 = text.parse().ok()?;
+    from_epoch_nanos((secs * 1e9) as i64)
+}
+
+/// An epoch number of unknown unit, guessed from its magnitude (s, ms, us or ns).
+pub fn epoch_guess(value: f64) -> Option<DateTime<Utc>> {
+    let abs = value.abs();
+    let nanos = if abs < 1e11 {
+        value * 1e9
+    } else if abs < 1e14 {
+        value * 1e6
+    } else if abs < 1e17 {
+        value * 1e3
+    } else {
+        value
+    };
+    from_epoch_nanos(nanos as i64)
+}
+
+fn from_epoch_nanos(nanos: i64) -> Option<DateTime<Utc>> {
+    let t = DateTime::from_timestamp_nanos(nanos);
+    // Reject absurd years a stray number would produce.
+    (1990..=2200).contains(&t.year()).then_some(t)
+}
+
+/// MySQL before 5.7 and MariaDB: `190324 16:03:00` / `071015  1:43:52` (local time).
+pub fn mysql_short(text: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    let b = text.trim().as_bytes();
+    if b.len() < 13 || b[6] != b' ' {
+        return None;
+    }
+    let time = std::str::from_utf8(&b[7..]).ok()?.trim();
+    let mut parts = time.split(':');
+    let h: u32 = parts.next()?.trim().parse().ok()?;
+    let mi: u32 = parts.next()?.parse().ok()?;
+    let s: u32 = parts.next()?.parse().ok()?;
+    let naive = date_time(
+        2000 + digits(b, 0, 2)?,
+        digits(b, 2, 2)?,
+        digits(b, 4, 2)?,
+        h,
+        mi,
+        s,
+        0,
+    )?;
+    local_to_utc(naive, tz)
+}
+
+/// BSD syslog `Nov 20 14:00:00` (no year: the year of `reference`, or the previous year
+/// when that would put the time more than a month in the future).
+pub fn syslog_bsd(b: &[u8], tz: Tz, reference: DateTime<Utc>) -> Option<(DateTime<Utc>, usize)> {
+    if b.len() < 15 || b[3] != b' ' || b[6] != b' ' || b[9] != b':' || b[12] != b':' {
+        return None;
+    }
+    let mo = month(b)?;
+    let day = if b[4] == b' ' { digits(b, 5, 1)? } else { digits(b, 4, 2)? };
+    let (h, mi, s) = (digits(b, 7, 2)?, digits(b, 10, 2)?, digits(b, 13, 2)?);
+    let year = u32::try_from(reference.year()).ok()?;
+    let t = local_to_utc(date_time(year, mo, day, h, mi, s, 0)?, tz)?;
+    if t > reference + Duration::days(31) {
+        let earlier = local_to_utc(date_time(year - 1, mo, day, h, mi, s, 0)?, tz)?;
+        return Some((earlier, 15));
+    }
+    Some((t, 15))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iso(s: &str, tz: Tz) -> Option<String> {
+        iso_prefix(s.as_bytes(), tz).map(|(t, n)| format!("{} {n}", t.to_rfc3339()))
+    }
+
+    #[test]
+    fn iso_layouts() {
+        let utc = Tz::UTC;
+        assert_eq!(iso("2026-11-20T14:00:00Z x", utc).unwrap(), "2026-11-20T14:00:00+00:00 20");
+        assert_eq!(
+            iso("2026-11-20 14:00:00,123 INFO", chrono_tz::Asia::Shanghai).unwrap(),
+            "2026-11-20T06:00:00.123+00:00 23"
+        );
+        assert_eq!(
+            iso("2026-11-20T14:00:00.5+08:00", utc).unwrap(),
+            "2026-11-20T06:00:00.500+00:00 27"
+        );
+        assert_eq!(iso("2026-11-20 14:00:00 UTC [1]", utc).unwrap(), "2026-11-20T14:00:00+00:00 23");
+        assert!(iso("2026-13-20 14:00:00", utc).is_none());
+        assert!(iso("hello world, not a time", utc).is_none());
+    }
+
+    #[test]
+    fn other_layouts() {
+        let t = common_log(b"20/Nov/2026:14:00:00 +0800").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-11-20T06:00:00+00:00");
+        let t = mysql_short("190324 16:03:00", Tz::UTC).unwrap();
+        assert_eq!(t.to_rfc3339(), "2019-03-24T16:03:00+00:00");
+        let t = mysql_short("071015  1:43:52", Tz::UTC).unwrap();
+        assert_eq!(t.to_rfc3339(), "2007-10-15T01:43:52+00:00");
+        assert_eq!(epoch_guess(1_763_647_200_123.0).unwrap().timestamp_millis(), 1_763_647_200_123);
+        assert!(epoch_guess(42.0).is_none());
+        let reference = DateTime::parse_from_rfc3339("2026-01-05T00:00:00Z").unwrap().to_utc();
+        let (t, _) = syslog_bsd(b"Dec 31 23:59:59 host", Tz::UTC, reference).unwrap();
+        assert_eq!(t.to_rfc3339(), "2025-12-31T23:59:59+00:00");
+    }
+}

@@ -1,0 +1,297 @@
+//! Tails the files of every source with a `path` glob, the way a log shipper does.
+//!
+//! Files are known by device and inode plus a fingerprint of their first bytes, so a
+//! rename (logrotate's default) keeps reading the old file to its end while the new one is
+//! picked up from its start, and a reused inode is not mistaken for the old file. A file
+//! that shrinks was truncated (copytruncate) and is read again from the start. Positions
+//! travel inside WAL records, so a restart resumes exactly where durable data ends.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sluice_core::{SourceConfig, StartAt};
+use sluice_parsers::Parser;
+use tracing::{debug, info, warn};
+
+use crate::wal::WalHandle;
+use crate::{FileCheckpoint, WalRecord};
+
+const FINGERPRINT_BYTES: usize = 1024;
+const READ_CHUNK: usize = 1 << 20;
+/// Hand a batch to the WAL once it holds this many events, to bound memory.
+const MAX_BATCH_EVENTS: usize = 4096;
+
+pub type ParserFactory = Arc<dyn Fn(&SourceConfig) -> Parser + Send + Sync>;
+
+#[derive(Debug, Clone)]
+pub struct TailOptions {
+    /// How often globs are re-scanned and files checked for new data.
+    pub poll: Duration,
+    /// A multi-line event with no new line for this long is complete.
+    pub idle_flush: Duration,
+}
+
+impl Default for TailOptions {
+    fn default() -> Self {
+        TailOptions { poll: Duration::from_millis(100), idle_flush: Duration::from_millis(300) }
+    }
+}
+
+struct TailedFile {
+    source: usize,
+    path: PathBuf,
+    file: File,
+    dev: u64,
+    ino: u64,
+    fingerprint: u32,
+    fingerprint_len: u32,
+    /// Offset of `partial`'s first byte: everything before it was split into lines.
+    partial_start: u64,
+    partial: Vec<u8>,
+    parser: Parser,
+    /// The offset last written to the WAL.
+    committed: u64,
+    last_data: Instant,
+    seen: bool,
+}
+
+impl TailedFile {
+    fn read_offset(&self) -> u64 {
+        self.partial_start + self.partial.len() as u64
+    }
+
+    fn checkpoint(&self, offset: u64) -> FileCheckpoint {
+        FileCheckpoint {
+            source: self.parser.source().to_owned(),
+            path: self.path.display().to_string(),
+            dev: self.dev,
+            ino: self.ino,
+            fingerprint: self.fingerprint,
+            fingerprint_len: self.fingerprint_len,
+            offset,
+        }
+    }
+
+    /// Where a restart must resume: before any line of an unfinished event.
+    fn safe_offset(&self) -> u64 {
+        self.parser.pending_offset().unwrap_or(self.partial_start)
+    }
+}
+
+pub struct Tailer {
+    sources: Vec<SourceConfig>,
+    make_parser: ParserFactory,
+    wal: WalHandle,
+    options: TailOptions,
+    files: HashMap<(u64, u64), TailedFile>,
+    restored: HashMap<(u64, u64), FileCheckpoint>,
+    first_scan: bool,
+}
+
+impl Tailer {
+    /// `restored` holds the positions recovered from the checkpoint file and the WAL.
+    pub fn new(
+        sources: Vec<SourceConfig>,
+        make_parser: ParserFactory,
+        wal: WalHandle,
+        options: TailOptions,
+        restored: impl IntoIterator<Item = FileCheckpoint>,
+    ) -> Tailer {
+        let sources = sources.into_iter().filter(|s| s.path.is_some()).collect();
+        let restored = restored.into_iter().map(|c| ((c.dev, c.ino), c)).collect();
+        Tailer { sources, make_parser, wal, options, files: HashMap::new(), restored, first_scan: true }
+    }
+
+    /// Tails until `stop` is set. Unfinished multi-line events are not flushed on stop:
+    /// their lines are re-read after a restart, so nothing is split or lost.
+    pub fn run(mut self, stop: Arc<AtomicBool>) {
+        info!(sources = self.sources.len(), "file tailer started");
+        while !stop.load(Ordering::Relaxed) {
+            if !self.poll_once() {
+                return;
+            }
+            std::thread::sleep(self.options.poll);
+        }
+    }
+
+    /// One scan-and-read round; false once the pipeline is gone.
+    pub fn poll_once(&mut self) -> bool {
+        self.scan();
+        let keys: Vec<_> = self.files.keys().copied().collect();
+        for key in keys {
+            match self.read_file(key) {
+                Ok(true) => {}
+                Ok(false) => return false,
+                Err(error) => {
+                    let path = self.files.get(&key).map(|f| f.path.display().to_string()).unwrap_or_default();
+                    warn!(%path, %error, "failed to read tailed file; releasing it");
+                    self.files.remove(&key);
+                }
+            }
+        }
+        true
+    }
+
+    fn scan(&mut self) {
+        for file in self.files.values_mut() {
+            file.seen = false;
+        }
+        for (index, source) in self.sources.iter().enumerate() {
+            let Some(pattern) = &source.path else { continue };
+            let paths = match glob::glob(pattern) {
+                Ok(paths) => paths,
+                Err(error) => {
+                    warn!(source = %source.name, %pattern, %error, "bad path glob");
+                    continue;
+                }
+            };
+            for path in paths.filter_map(Result::ok) {
+                let Ok(meta) = std::fs::metadata(&path) else { continue };
+                if !meta.is_file() {
+                    continue;
+                }
+                let key = (meta.dev(), meta.ino());
+                if let Some(file) = self.files.get_mut(&key) {
+                    file.seen = true;
+                    file.path = path;
+                    continue;
+                }
+                match open_file(&path, index, source, key, self.first_scan, &self.restored, &self.make_parser) {
+                    Ok(file) => {
+                        debug!(path = %path.display(), offset = file.partial_start, "tailing file");
+                        self.files.insert(key, file);
+                    }
+                    Err(error) => warn!(path = %path.display(), %error, "cannot open file to tail"),
+                }
+            }
+        }
+        self.first_scan = false;
+    }
+
+    /// Reads what is new in one file and hands it to the WAL. False once the WAL is gone.
+    fn read_file(&mut self, key: (u64, u64)) -> std::io::Result<bool> {
+        let Some(file) = self.files.get_mut(&key) else { return Ok(true) };
+        let size = file.file.metadata()?.len();
+        if size < file.read_offset() {
+            info!(path = %file.path.display(), size, offset = file.read_offset(), "file was truncated; reading it again from the start");
+            file.partial.clear();
+            file.partial_start = 0;
+            file.parser = (self.make_parser)(&self.sources[file.source]);
+            file.committed = u64::MAX;
+        }
+        let mut events = Vec::new();
+        let mut got_data = false;
+        let mut buf = vec![0u8; READ_CHUNK];
+        while file.read_offset() < size {
+            file.file.seek(SeekFrom::Start(file.read_offset()))?;
+            let n = file.file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            got_data = true;
+            file.partial.extend_from_slice(&buf[..n]);
+            split_lines(file, &mut events);
+            if events.len() >= MAX_BATCH_EVENTS && !submit(&self.wal, file, std::mem::take(&mut events), file.safe_offset()) {
+                return Ok(false);
+            }
+        }
+        let now = Instant::now();
+        if got_data {
+            file.last_data = now;
+        } else if now.duration_since(file.last_data) >= self.options.idle_flush && file.parser.pending_offset().is_some() {
+            file.parser.flush(&mut events);
+        }
+        let offset = file.safe_offset();
+        if (!events.is_empty() || offset != file.committed) && !submit(&self.wal, file, events, offset) {
+            return Ok(false);
+        }
+        // A file no glob matches any more (rotated away, deleted) is released once drained.
+        let idle = now.duration_since(file.last_data) >= self.options.idle_flush * 4;
+        if !file.seen && idle && file.read_offset() >= size {
+            let mut tail = Vec::new();
+            file.parser.flush(&mut tail);
+            let end = file.partial_start;
+            if (!tail.is_empty() || end != file.committed) && !submit(&self.wal, file, tail, end) {
+                return Ok(false);
+            }
+            debug!(path = %file.path.display(), "released file");
+            self.files.remove(&key);
+        }
+        Ok(true)
+    }
+}
+
+fn split_lines(file: &mut TailedFile, events: &mut Vec<sluice_core::Event>) {
+    let mut start = 0;
+    while let Some(pos) = memchr_newline(&file.partial[start..]) {
+        let line = &file.partial[start..start + pos];
+        file.parser.push_line(line, file.partial_start + start as u64, events);
+        start += pos + 1;
+    }
+    file.partial.drain(..start);
+    file.partial_start += start as u64;
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+fn submit(wal: &WalHandle, file: &mut TailedFile, events: Vec<sluice_core::Event>, offset: u64) -> bool {
+    let record = WalRecord { events, checkpoints: vec![file.checkpoint(offset)] };
+    match wal.submit_blocking(record) {
+        Ok(_) => {
+            file.committed = offset;
+            true
+        }
+        Err(error) => {
+            warn!(%error, "write-ahead log refused tailed lines; stopping the tailer");
+            false
+        }
+    }
+}
+
+fn open_file(
+    path: &Path,
+    source_index: usize,
+    source: &SourceConfig,
+    key: (u64, u64),
+    first_scan: bool,
+    restored: &HashMap<(u64, u64), FileCheckpoint>,
+    make_parser: &ParserFactory,
+) -> std::io::Result<TailedFile> {
+    let mut file = File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut head = vec![0u8; FINGERPRINT_BYTES.min(size as usize)];
+    file.read_exact(&mut head)?;
+    let fingerprint = crc32fast::hash(&head);
+    let resume = restored.get(&key).filter(|cp| {
+        let len = cp.fingerprint_len as usize;
+        len <= head.len() && crc32fast::hash(&head[..len]) == cp.fingerprint && cp.offset <= size
+    });
+    let start = match resume {
+        Some(cp) => cp.offset,
+        None if first_scan && source.start_at == StartAt::End => size,
+        None => 0,
+    };
+    Ok(TailedFile {
+        source: source_index,
+        path: path.to_owned(),
+        file,
+        dev: key.0,
+        ino: key.1,
+        fingerprint,
+        fingerprint_len: head.len() as u32,
+        partial_start: start,
+        partial: Vec::new(),
+        parser: make_parser(source),
+        committed: if resume.is_some() { start } else { u64::MAX },
+        last_data: Instant::now(),
+        seen: true,
+    })
+}

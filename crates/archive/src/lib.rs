@@ -1,1 +1,177 @@
+//! The columnar archive: every event kept in Parquet for years. The only crate that links
+//! arrow and parquet.
+//!
+//! Layout (Hive-style, so DuckDB, Spark, Trino, pyarrow and polars read the tree as one
+//! partitioned table):
+//! ```text
+//! archive/_manifest.json                       what exists, and the WAL position it covers
+//! archive/dt=2026-11-20/module=order/part-<wal seq>.parquet
+//! ```
+//! A file is written to a temporary name, fsynced and renamed, then the manifest is
+//! replaced the same way. Files the manifest does not list (a crash between the two) are
+//! deleted on open; their rows come back from the WAL.
 
+mod manifest;
+mod schema;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::{KeyValue, SortingColumn};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use sluice_core::Event;
+use tracing::{info, warn};
+
+pub use manifest::{FileEntry, Manifest};
+pub use schema::{SCHEMA_VERSION, arrow_schema};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("archive I/O on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("archive manifest {path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow_schema::ArrowError),
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
+    move |source| ArchiveError::Io { path: path.to_owned(), source }
+}
+
+/// Rows waiting for the next flush, by (day, module).
+type Buffer = BTreeMap<(String, String), Vec<Event>>;
+
+pub struct Archive {
+    root: PathBuf,
+    manifest: Manifest,
+    buffer: Buffer,
+    buffered_rows: usize,
+}
+
+impl Archive {
+    pub fn open(root: &Path) -> Result<Archive, ArchiveError> {
+        fs::create_dir_all(root).map_err(io_err(root))?;
+        let manifest = Manifest::load(root)?;
+        remove_orphans(root, &manifest)?;
+        Ok(Archive { root: root.to_owned(), manifest, buffer: Buffer::new(), buffered_rows: 0 })
+    }
+
+    /// The WAL sequence number the archive holds everything up to.
+    pub fn committed_seq(&self) -> u64 {
+        self.manifest.wal_seq
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn push(&mut self, event: &Event) {
+        let day = event.timestamp.format("%Y-%m-%d").to_string();
+        self.buffer.entry((day, partition_value(&event.module))).or_default().push(event.clone());
+        self.buffered_rows += 1;
+    }
+
+    pub fn buffered_rows(&self) -> usize {
+        self.buffered_rows
+    }
+
+    /// Writes every buffered row and records that the archive now covers the WAL to `seq`.
+    pub fn flush(&mut self, seq: u64) -> Result<(), ArchiveError> {
+        if self.buffer.is_empty() && seq == self.manifest.wal_seq {
+            return Ok(());
+        }
+        let buffer = std::mem::take(&mut self.buffer);
+        let mut written = Vec::new();
+        for ((day, module), mut rows) in buffer {
+            rows.sort_by_key(|e| e.timestamp);
+            let relative = PathBuf::from(format!("dt={day}/module={module}/part-{seq:020}.parquet"));
+            write_parquet(&self.root.join(&relative), &rows)?;
+            written.push(FileEntry {
+                path: relative.to_string_lossy().into_owned(),
+                rows: rows.len() as u64,
+                min_ts: rows.first().map(|e| e.timestamp),
+                max_ts: rows.last().map(|e| e.timestamp),
+            });
+        }
+        let files = written.len();
+        self.manifest.files.extend(written);
+        self.manifest.wal_seq = seq;
+        self.manifest.store(&self.root)?;
+        if files > 0 {
+            info!(files, rows = self.buffered_rows, wal_seq = seq, "archived to parquet");
+        }
+        self.buffered_rows = 0;
+        Ok(())
+    }
+}
+
+/// Module names become directory names: keep them to a safe alphabet.
+fn partition_value(module: &str) -> String {
+    let clean: String = module
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    if clean.is_empty() { "other".into() } else { clean }
+}
+
+fn write_parquet(path: &Path, rows: &[Event]) -> Result<(), ArchiveError> {
+    let dir = path.parent().expect("partition directory");
+    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let tmp = path.with_extension("parquet.tmp");
+    let schema = Arc::new(schema::arrow_schema());
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(128 * 1024))
+        .set_sorting_columns(Some(vec![SortingColumn { column_idx: 0, descending: false, nulls_first: false }]))
+        .set_key_value_metadata(Some(vec![KeyValue::new("sluice.schema_version".into(), SCHEMA_VERSION.to_string())]))
+        .build();
+    let file = File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
+    for chunk in rows.chunks(64 * 1024) {
+        writer.write(&schema::record_batch(schema.clone(), chunk)?)?;
+    }
+    let file = writer.into_inner()?;
+    file.sync_all().map_err(io_err(&tmp))?;
+    fs::rename(&tmp, path).map_err(io_err(path))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+pub(crate) fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+fn remove_orphans(root: &Path, manifest: &Manifest) -> Result<(), ArchiveError> {
+    let listed: std::collections::HashSet<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let path = entry.map_err(io_err(&dir))?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = path.to_string_lossy();
+            let relative = path.strip_prefix(root).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            let orphan = name.ends_with(".tmp") || (name.ends_with(".parquet") && !listed.contains(relative.as_str()));
+            if orphan {
+                warn!(path = %path.display(), "removing archive file not in the manifest (interrupted flush)");
+                fs::remove_file(&path).map_err(io_err(&path))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,97 @@
+//! The index schema and the text analysis that suits logs.
+
+use sluice_core::Event;
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, STORED, STRING, FAST,
+    Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
+use tantivy::{Index, TantivyDocument};
+
+use crate::IndexError;
+
+/// Splits on anything not alphanumeric and lowercases: `GET /api/pay?id=7` ->
+/// `get api pay id 7`, so paths, IPs, ids and words are all searchable terms.
+pub(crate) const LOG_TOKENIZER: &str = "log";
+
+pub(crate) fn build() -> Schema {
+    let mut builder = Schema::builder();
+    builder.add_date_field(
+        "timestamp",
+        DateOptions::default().set_indexed().set_fast().set_precision(DateTimePrecision::Microseconds),
+    );
+    for name in ["module", "source", "level", "host"] {
+        builder.add_text_field(name, STRING | FAST);
+    }
+    let text = TextFieldIndexing::default()
+        .set_tokenizer(LOG_TOKENIZER)
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    builder.add_text_field("message", TextOptions::default().set_indexing_options(text.clone()));
+    builder.add_json_field(
+        "fields",
+        JsonObjectOptions::default().set_indexing_options(text).set_fast("raw"),
+    );
+    builder.add_text_field("_source", STORED);
+    builder.build()
+}
+
+pub(crate) fn register_tokenizers(index: &Index) {
+    let analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(256))
+        .filter(LowerCaser)
+        .build();
+    index.tokenizers().register(LOG_TOKENIZER, analyzer);
+}
+
+#[derive(Clone)]
+pub(crate) struct Fields {
+    pub timestamp: Field,
+    pub module: Field,
+    pub source: Field,
+    pub level: Field,
+    pub host: Field,
+    pub message: Field,
+    pub fields: Field,
+    pub source_json: Field,
+}
+
+impl Fields {
+    pub(crate) fn resolve(schema: &Schema) -> Result<Fields, IndexError> {
+        let get = |name: &str| {
+            schema.get_field(name).map_err(|_| {
+                IndexError::BadQuery(format!("index schema has no `{name}` field: was it written by another version?"))
+            })
+        };
+        Ok(Fields {
+            timestamp: get("timestamp")?,
+            module: get("module")?,
+            source: get("source")?,
+            level: get("level")?,
+            host: get("host")?,
+            message: get("message")?,
+            fields: get("fields")?,
+            source_json: get("_source")?,
+        })
+    }
+
+    pub(crate) fn document(&self, event: &Event) -> TantivyDocument {
+        let mut doc = TantivyDocument::default();
+        doc.add_date(self.timestamp, crate::to_tantivy(event.timestamp));
+        doc.add_text(self.module, &event.module);
+        doc.add_text(self.source, &event.source);
+        doc.add_text(self.level, event.level.as_str());
+        doc.add_text(self.host, &event.host);
+        doc.add_text(self.message, &event.message);
+        if !event.fields.is_empty() {
+            doc.add_field_value(self.fields, &tantivy::schema::OwnedValue::from(event.fields.clone()));
+        }
+        let json = serde_json::to_string(event).unwrap_or_default();
+        doc.add_text(self.source_json, json);
+        doc
+    }
+
+    /// Names a query may use directly; any other `name:` refers to `fields.name`.
+    pub(crate) fn is_top_level(name: &str) -> bool {
+        matches!(name, "timestamp" | "module" | "source" | "level" | "host" | "message" | "fields")
+    }
+}

@@ -1,0 +1,72 @@
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use sluice_core::{Event, Level};
+
+use super::*;
+
+fn event(secs: i64, module: &str, level: Level, message: &str, fields: serde_json::Value) -> Event {
+    let mut e = Event::new(Utc.timestamp_opt(1_763_600_000 + secs, 0).unwrap(), message);
+    e.module = module.into();
+    e.source = "test".into();
+    e.level = level;
+    e.fields = fields.as_object().unwrap().clone();
+    e
+}
+
+fn index_with(events: &[Event]) -> (tempfile::TempDir, EventIndex) {
+    let dir = tempfile::tempdir().unwrap();
+    let index = EventIndex::open_or_create(dir.path()).unwrap();
+    let mut writer = index.writer(20_000_000).unwrap();
+    for e in events {
+        writer.add(e).unwrap();
+    }
+    writer.commit(42).unwrap();
+    index.reload().unwrap();
+    (dir, index)
+}
+
+fn search(index: &EventIndex, query: &str) -> Vec<String> {
+    let request = SearchRequest { query: query.into(), ..SearchRequest::default() };
+    index.search(&request).unwrap().hits.into_iter().map(|e| e.message).collect()
+}
+
+#[test]
+fn finds_terms_fields_and_filters_newest_first() {
+    let (_dir, index) = index_with(&[
+        event(1, "payment", Level::Error, "POST /api/pay/confirm 502 traceId=abc123def", json!({"status": 502, "path": "/api/pay/confirm"})),
+        event(2, "order", Level::Info, "order created orderId=7", json!({"status": 200})),
+        event(3, "payment", Level::Info, "payment confirmed", json!({"trace_id": "feedbeef99"})),
+    ]);
+    assert_eq!(index.committed_seq().unwrap(), 42);
+    assert_eq!(search(&index, "*"), vec!["payment confirmed", "order created orderId=7", "POST /api/pay/confirm 502 traceId=abc123def"]);
+    assert_eq!(search(&index, "abc123def"), vec!["POST /api/pay/confirm 502 traceId=abc123def"]);
+    assert_eq!(search(&index, "traceId=abc123def").len(), 1);
+    assert_eq!(search(&index, "status:502").len(), 1);
+    assert_eq!(search(&index, "trace_id:feedbeef99"), vec!["payment confirmed"]);
+    assert_eq!(search(&index, "module:payment").len(), 2);
+    assert_eq!(search(&index, "payment AND NOT confirmed").len(), 0);
+    assert_eq!(search(&index, "\"api pay confirm\"").len(), 1);
+
+    let request = SearchRequest { modules: vec!["payment".into()], levels: vec![Level::Error], ..SearchRequest::default() };
+    assert_eq!(index.search(&request).unwrap().total, 1);
+
+    let from = Some(Utc.timestamp_opt(1_763_600_002, 0).unwrap());
+    let request = SearchRequest { from, limit: 0, ..SearchRequest::default() };
+    let response = index.search(&request).unwrap();
+    assert_eq!((response.total, response.hits.len()), (2, 0));
+}
+
+#[test]
+fn bad_query_is_an_error_that_quotes_it() {
+    let (_dir, index) = index_with(&[]);
+    let request = SearchRequest { query: "status:(".into(), ..SearchRequest::default() };
+    let err = index.search(&request).unwrap_err().to_string();
+    assert!(err.contains("status:("), "{err}");
+}
+
+#[test]
+fn field_names_are_qualified_outside_phrases() {
+    assert_eq!(query::qualify_field_names("status:502 AND level:error"), "fields.status:502 AND level:error");
+    assert_eq!(query::qualify_field_names("\"a:b\" (trace_id:x)"), "\"a:b\" (fields.trace_id:x)");
+    assert_eq!(query::qualify_field_names("fields.path:x -module:order"), "fields.path:x -module:order");
+}

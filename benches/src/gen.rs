@@ -7,16 +7,12 @@
 //! One file per format (nginx, mysql-slow, postgres, logback, json) under `--out`, with two
 //! injected incidents: a slow-SQL storm on the orders table and a payment error burst.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 
-mod shop;
-
-use shop::{Rng, Shop};
+use sluice_benches::{Budget, OUTPUTS, write_one};
 
 struct Args {
     out: PathBuf,
@@ -43,12 +39,12 @@ fn parse_args() -> Result<Args, String> {
             "--events" => args.events = value()?.parse().map_err(|e| format!("--events: {e}"))?,
             "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--start" => {
-                args.start = DateTime::parse_from_rfc3339(&value()?)
-                    .map_err(|e| format!("--start: {e}"))?
-                    .to_utc()
+                args.start = DateTime::parse_from_rfc3339(&value()?).map_err(|e| format!("--start: {e}"))?.to_utc()
             }
             "-h" | "--help" => {
-                return Err("usage: sluice-gen [--out DIR] [--size 1GB | --events N] [--seed N] [--start RFC3339]".into());
+                return Err(
+                    "usage: sluice-gen [--out DIR] [--size 1GB | --events N] [--seed N] [--start RFC3339]".into()
+                );
             }
             other => return Err(format!("unknown flag `{other}`")),
         }
@@ -70,15 +66,6 @@ fn parse_size(text: &str) -> Result<u64, String> {
     Ok(n * mult)
 }
 
-/// Share of the total size each format gets, and its file name.
-const OUTPUTS: [(&str, &str, u64); 5] = [
-    ("nginx", "access.log", 40),
-    ("logback", "app.log", 25),
-    ("json", "service.log", 15),
-    ("mysql-slow", "slow.log", 10),
-    ("postgres", "postgresql.log", 10),
-];
-
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
@@ -99,48 +86,4 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
-}
-
-#[derive(Clone, Copy)]
-enum Budget {
-    Bytes(u64),
-    Events(u64),
-}
-
-fn write_one(format: &str, path: &Path, budget: Budget, seed: u64, start: DateTime<Utc>) -> std::io::Result<()> {
-    std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    let mut shop = Shop::new(Rng::new(seed), start);
-    let mut written = 0u64;
-    let mut events = 0u64;
-    let mut line = Vec::with_capacity(4096);
-    // Average gap chosen so the sample spans about a day and a big run several days.
-    let gap_ms = match budget {
-        Budget::Events(n) => (86_400_000 / n.max(1)).max(1),
-        Budget::Bytes(_) => 40,
-    };
-    if format == "mysql-slow" {
-        shop::mysql_banner(&mut line);
-    }
-    loop {
-        match budget {
-            Budget::Bytes(b) if written >= b => break,
-            Budget::Events(n) if events >= n => break,
-            _ => {}
-        }
-        let step = shop.rng.below(gap_ms * 2 / shop.pace());
-        shop.advance(step);
-        match format {
-            "nginx" => shop.nginx(&mut line),
-            "logback" => shop.logback(&mut line),
-            "json" => shop.json(&mut line),
-            "mysql-slow" => shop.mysql(&mut line),
-            _ => shop.postgres(&mut line),
-        }
-        out.write_all(&line)?;
-        written += line.len() as u64;
-        events += 1;
-        line.clear();
-    }
-    out.flush()
 }

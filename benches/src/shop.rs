@@ -12,7 +12,7 @@ impl Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -21,7 +21,7 @@ impl Rng {
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
+        if n == 0 { 0 } else { self.next_u64() % n }
     }
 
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
@@ -33,7 +33,7 @@ impl Rng {
     }
 
     fn hex(&mut self, digits: usize) -> String {
-        let mut s = format!("{:016x}{:016x}", self.next(), self.next());
+        let mut s = format!("{:016x}{:016x}", self.next_u64(), self.next_u64());
         s.truncate(digits);
         s
     }
@@ -78,7 +78,9 @@ impl Shop {
     /// small sample contains both incidents.
     pub fn advance(&mut self, ms: u64) {
         let next = self.now + Duration::milliseconds(ms as i64);
-        let day = self.now - Duration::minutes(self.minute_of_day()) - Duration::seconds(i64::from(self.now.timestamp() as u32 % 60));
+        let day = self.now
+            - Duration::minutes(self.minute_of_day())
+            - Duration::seconds(i64::from(self.now.timestamp() as u32 % 60));
         for start in [STORM.0, BURST.0] {
             let at = day + Duration::minutes(start);
             if self.now < at && next > at {
@@ -120,7 +122,9 @@ impl Shop {
     fn path(&mut self, module: &str) -> String {
         let id = 1000 + self.rng.below(90_000);
         let paths: &[&str] = match module {
-            "product" => &["/api/product/{id}", "/api/products?category=phones&page=2", "/api/product/search?q=earbuds"],
+            "product" => {
+                &["/api/product/{id}", "/api/products?category=phones&page=2", "/api/product/search?q=earbuds"]
+            }
             "order" => &["/api/order/create", "/api/order/{id}", "/api/cart/add"],
             "payment" => &["/api/pay/confirm", "/api/pay/callback/alipay", "/api/pay/{id}/status"],
             "inventory" => &["/api/inventory/check?sku=SKU-{id}", "/api/stock/reserve"],
@@ -133,16 +137,14 @@ impl Shop {
     pub fn nginx(&mut self, out: &mut Vec<u8>) {
         let module = self.module();
         let failing = module == "payment" && self.in_burst() && self.rng.chance(80);
-        let path = if self.rng.chance(8) {
-            format!("/static/js/app.{}.js", self.rng.hex(8))
-        } else {
-            self.path(module)
-        };
-        let method = if path.contains("create") || path.contains("confirm") || path.contains("add") || path.contains("login") {
-            "POST"
-        } else {
-            "GET"
-        };
+        let path =
+            if self.rng.chance(8) { format!("/static/js/app.{}.js", self.rng.hex(8)) } else { self.path(module) };
+        let method =
+            if path.contains("create") || path.contains("confirm") || path.contains("add") || path.contains("login") {
+                "POST"
+            } else {
+                "GET"
+            };
         let status = if failing {
             *self.rng.pick(&[502, 504, 500])
         } else {
@@ -191,14 +193,31 @@ impl Shop {
             0..=1 => ("ERROR", format!("unexpected failure handling request traceId={trace}")),
             2..=7 => ("WARN", format!("slow downstream call took {} ms traceId={trace}", 800 + self.rng.below(2000))),
             8..=15 => ("DEBUG", format!("cache hit ratio {}% traceId={trace}", 60 + self.rng.below(40))),
-            _ => ("INFO", match module {
-                "order" => format!("order created orderId={} amount={}.{:02} traceId={trace}", 100_000 + self.rng.below(900_000), self.rng.below(2000), self.rng.below(100)),
-                "payment" => format!("payment confirmed orderId={} channel=alipay traceId={trace}", 100_000 + self.rng.below(900_000)),
-                "inventory" => format!("reserved stock sku=SKU-{} qty={} traceId={trace}", 1000 + self.rng.below(9000), 1 + self.rng.below(3)),
-                "user" => format!("user login ok userId={} traceId={trace}", self.rng.below(1_000_000)),
-                "logistics" => format!("waybill SF{} status=IN_TRANSIT traceId={trace}", 1000 + self.rng.below(90_000)),
-                _ => format!("product detail served productId={} traceId={trace}", 1000 + self.rng.below(90_000)),
-            }),
+            _ => (
+                "INFO",
+                match module {
+                    "order" => format!(
+                        "order created orderId={} amount={}.{:02} traceId={trace}",
+                        100_000 + self.rng.below(900_000),
+                        self.rng.below(2000),
+                        self.rng.below(100)
+                    ),
+                    "payment" => format!(
+                        "payment confirmed orderId={} channel=alipay traceId={trace}",
+                        100_000 + self.rng.below(900_000)
+                    ),
+                    "inventory" => format!(
+                        "reserved stock sku=SKU-{} qty={} traceId={trace}",
+                        1000 + self.rng.below(9000),
+                        1 + self.rng.below(3)
+                    ),
+                    "user" => format!("user login ok userId={} traceId={trace}", self.rng.below(1_000_000)),
+                    "logistics" => {
+                        format!("waybill SF{} status=IN_TRANSIT traceId={trace}", 1000 + self.rng.below(90_000))
+                    }
+                    _ => format!("product detail served productId={} traceId={trace}", 1000 + self.rng.below(90_000)),
+                },
+            ),
         };
         let _ = writeln!(out, "{ts} [{thread}] {level:<5} {logger} - {message}");
         if level == "ERROR" {
@@ -238,17 +257,26 @@ impl Shop {
         let (db, query, secs) = if storm {
             (
                 "shop",
-                format!("SELECT o.*, i.sku FROM orders o JOIN order_item i ON i.order_id = o.id WHERE o.user_id = {} AND o.status IN ('PAID', 'SHIPPED') ORDER BY o.created_at DESC LIMIT 20;", id),
+                format!(
+                    "SELECT o.*, i.sku FROM orders o JOIN order_item i ON i.order_id = o.id WHERE o.user_id = {} AND o.status IN ('PAID', 'SHIPPED') ORDER BY o.created_at DESC LIMIT 20;",
+                    id
+                ),
                 1.5 + self.rng.below(3000) as f64 / 1000.0,
             )
         } else {
             let queries = [
-                format!("SELECT * FROM product WHERE category_id = {} ORDER BY sales DESC LIMIT 50;", self.rng.below(300)),
+                format!(
+                    "SELECT * FROM product WHERE category_id = {} ORDER BY sales DESC LIMIT 50;",
+                    self.rng.below(300)
+                ),
                 format!("UPDATE inventory SET stock = stock - 1 WHERE sku = 'SKU-{id}' AND stock > 0;"),
                 format!("SELECT id, status FROM payment_record WHERE order_id = {id};"),
-                format!("INSERT INTO orders (user_id, amount, status) VALUES ({id}, {}.00, 'NEW');", self.rng.below(900)),
+                format!(
+                    "INSERT INTO orders (user_id, amount, status) VALUES ({id}, {}.00, 'NEW');",
+                    self.rng.below(900)
+                ),
                 format!("SELECT * FROM user_address WHERE user_id = {id};"),
-                format!("SELECT COUNT(*) FROM shipment WHERE status = 'IN_TRANSIT' AND updated_at < '2026-11-19';"),
+                "SELECT COUNT(*) FROM shipment WHERE status = 'IN_TRANSIT' AND updated_at < '2026-11-19';".to_string(),
             ];
             let q = self.rng.pick(&queries).clone();
             ("shop", q, 0.1 + self.rng.below(900) as f64 / 1000.0)
@@ -282,10 +310,19 @@ impl Shop {
                 );
             }
             4..=6 => {
-                let _ = writeln!(out, "{ts} [{pid}] LOG:  checkpoint complete: wrote {} buffers (0.{}%)", self.rng.below(5000), self.rng.below(99));
+                let _ = writeln!(
+                    out,
+                    "{ts} [{pid}] LOG:  checkpoint complete: wrote {} buffers (0.{}%)",
+                    self.rng.below(5000),
+                    self.rng.below(99)
+                );
             }
             _ => {
-                let ms = if self.rng.chance(30) { 500.0 + self.rng.below(4000) as f64 } else { 20.0 + self.rng.below(480) as f64 } + self.rng.below(1000) as f64 / 1000.0;
+                let ms = if self.rng.chance(30) {
+                    500.0 + self.rng.below(4000) as f64
+                } else {
+                    20.0 + self.rng.below(480) as f64
+                } + self.rng.below(1000) as f64 / 1000.0;
                 let module = *self.rng.pick(&MODULES);
                 let table = match module {
                     "product" => "product_review",

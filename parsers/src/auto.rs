@@ -65,9 +65,8 @@ pub fn sniff(line: &[u8], tz: chrono_tz::Tz) -> FormatName {
         return FormatName::Nginx;
     }
     if timestamp::iso_prefix(line, tz).is_some() {
-        let has_pg_severity = ["LOG:  ", "ERROR:  ", "FATAL:  ", "WARNING:  ", "STATEMENT:  "]
-            .iter()
-            .any(|s| text.contains(s));
+        let has_pg_severity =
+            ["LOG:  ", "ERROR:  ", "FATAL:  ", "WARNING:  ", "STATEMENT:  "].iter().any(|s| text.contains(s));
         return if has_pg_severity { FormatName::Postgres } else { FormatName::Logback };
     }
     FormatName::Plain

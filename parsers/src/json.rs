@@ -8,8 +8,7 @@ use sluice_core::{Event, Level};
 use crate::{FormatParser, ParseContext, raw_event, timestamp};
 
 const TIME_KEYS: [&str; 7] = ["@timestamp", "timestamp", "time", "ts", "datetime", "date", "@t"];
-const LEVEL_KEYS: [&str; 8] =
-    ["level", "severity", "lvl", "log.level", "levelname", "loglevel", "severity_text", "@l"];
+const LEVEL_KEYS: [&str; 8] = ["level", "severity", "lvl", "log.level", "levelname", "loglevel", "severity_text", "@l"];
 const MESSAGE_KEYS: [&str; 6] = ["message", "msg", "log", "text", "@m", "body"];
 const HOST_KEYS: [&str; 3] = ["host", "hostname", "host.name"];
 
@@ -72,9 +71,7 @@ pub fn from_object(mut map: Map<String, Value>, ctx: &ParseContext, fallback: Da
     }
     let mut event = Event::new(time.unwrap_or(fallback), message);
     event.level = level.unwrap_or_else(|| {
-        map.get("status")
-            .and_then(Value::as_u64)
-            .map_or(Level::Info, |s| Level::from_http_status(s as u16))
+        map.get("status").and_then(Value::as_u64).map_or(Level::Info, |s| Level::from_http_status(s as u16))
     });
     event.host = host;
     if event.message.is_empty() {
@@ -143,7 +140,9 @@ mod tests {
 
     #[test]
     fn common_keys() {
-        let e = parse(r#"{"@timestamp":"2026-11-20T14:00:00.5Z","level":"WARN","msg":"low stock","service":"inventory-svc","traceId":"abc123def","sku":"A1"}"#);
+        let e = parse(
+            r#"{"@timestamp":"2026-11-20T14:00:00.5Z","level":"WARN","msg":"low stock","service":"inventory-svc","traceId":"abc123def","sku":"A1"}"#,
+        );
         assert_eq!(e.timestamp.to_rfc3339(), "2026-11-20T14:00:00.500+00:00");
         assert_eq!(e.level, Level::Warn);
         assert_eq!(e.message, "low stock");

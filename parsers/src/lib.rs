@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sluice_core::{Config, Event, FormatName, SourceConfig};
 
-pub use nginx::{LogFormat, COMBINED};
+pub use nginx::{COMBINED, LogFormat};
 pub use route::{ModuleRouter, default_module};
 
 /// The field that marks an event whose text could not be parsed.
@@ -75,10 +75,7 @@ impl Parser {
         host: &str,
         received_at: DateTime<Utc>,
     ) -> Result<Parser, ParserError> {
-        let ctx = ParseContext {
-            timezone: config.source_timezone(source),
-            received_at,
-        };
+        let ctx = ParseContext { timezone: config.source_timezone(source), received_at };
         Ok(Parser {
             format: build_format(source, ctx)?,
             source: source.name.clone(),
@@ -103,6 +100,8 @@ impl Parser {
 
     /// Splits `text` into lines and parses them all, flushing at the end.
     pub fn parse_all(&mut self, text: &[u8], out: &mut Vec<Event>) {
+        // A final newline ends the last line; it does not start an empty one.
+        let text = text.strip_suffix(b"\n").unwrap_or(text);
         let mut offset = 0u64;
         for line in text.split(|&b| b == b'\n') {
             self.push_line(line, offset, out);
@@ -142,10 +141,7 @@ impl Parser {
 }
 
 /// Builds the bare format parser a source asks for.
-pub fn build_format(
-    source: &SourceConfig,
-    ctx: ParseContext,
-) -> Result<Box<dyn FormatParser>, ParserError> {
+pub fn build_format(source: &SourceConfig, ctx: ParseContext) -> Result<Box<dyn FormatParser>, ParserError> {
     Ok(match source.format {
         FormatName::Auto => Box::new(auto::AutoParser::new(ctx)),
         FormatName::Nginx => match &source.log_format {
@@ -170,9 +166,7 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 pub(crate) fn raw_event(line: &[u8], at: DateTime<Utc>, reason: &str) -> Event {
     let mut event = Event::new(at, String::from_utf8_lossy(line).into_owned());
     event.level = text::sniff_level(&event.message).unwrap_or(sluice_core::Level::Info);
-    event
-        .fields
-        .insert(PARSE_ERROR_FIELD.into(), serde_json::Value::from(reason));
+    event.fields.insert(PARSE_ERROR_FIELD.into(), serde_json::Value::from(reason));
     event
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use sluice_core::{Event, Level};
 
 use crate::text::{exception_class, find_trace_id, sniff_level};
-use crate::{FormatParser, ParseContext, PARSE_ERROR_FIELD, timestamp};
+use crate::{FormatParser, PARSE_ERROR_FIELD, ParseContext, timestamp};
 
 struct Pending {
     start: u64,
@@ -162,9 +162,7 @@ fn read_bracket(group: &str, fields: &mut Map<String, Value>) {
 }
 
 fn looks_like_logger(token: &str) -> bool {
-    token
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '$' | '_' | '-'))
+    token.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '$' | '_' | '-'))
         && token.chars().next().is_some_and(char::is_alphabetic)
 }
 

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sluice_core::Event;
 
-use crate::{FormatParser, ParseContext, PARSE_ERROR_FIELD, timestamp};
+use crate::{FormatParser, PARSE_ERROR_FIELD, ParseContext, timestamp};
 
 #[derive(Default)]
 struct Entry {
@@ -232,11 +232,8 @@ fn parse_attributes(body: &str, entry: &mut Entry) {
                     entry.fields.insert(name.into(), Value::from(round3(secs * 1000.0)));
                 }
             }
-            "Schema" => {
-                if !value.is_empty() {
-                    entry.db = Some(value.to_owned());
-                }
-            }
+            "Schema" if !value.is_empty() => entry.db = Some(value.to_owned()),
+            "Schema" => {}
             "Thread_id" | "Id" => {
                 if let Ok(id) = value.parse::<u64>() {
                     entry.fields.insert("thread_id".into(), Value::from(id));

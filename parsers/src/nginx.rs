@@ -44,15 +44,11 @@ impl LogFormat {
                 continue;
             }
             let (name, next) = if bytes.get(i + 1) == Some(&b'{') {
-                let close = text[i..]
-                    .find('}')
-                    .ok_or_else(|| ParserError::LogFormat(format!("unclosed `${{` at byte {i}")))?;
+                let close =
+                    text[i..].find('}').ok_or_else(|| ParserError::LogFormat(format!("unclosed `${{` at byte {i}")))?;
                 (&text[i + 2..i + close], i + close + 1)
             } else {
-                let len = bytes[i + 1..]
-                    .iter()
-                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
-                    .count();
+                let len = bytes[i + 1..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
                 (&text[i + 1..i + 1 + len], i + 1 + len)
             };
             if name.is_empty() {
@@ -79,9 +75,8 @@ impl LogFormat {
         if !items.iter().any(|i| matches!(i, Item::Var(_))) {
             return Err(ParserError::LogFormat("no `$variable` in the format".into()));
         }
-        let may_end_after = items
-            .iter()
-            .position(|i| matches!(i, Item::Var(v) if v == "body_bytes_sent" || v == "bytes_sent"));
+        let may_end_after =
+            items.iter().position(|i| matches!(i, Item::Var(v) if v == "body_bytes_sent" || v == "bytes_sent"));
         Ok(LogFormat { items, may_end_after })
     }
 
@@ -91,13 +86,11 @@ impl LogFormat {
         for (idx, item) in self.items.iter().enumerate() {
             match item {
                 Item::Literal(lit) => {
-                    if line[pos..].starts_with(lit) {
-                        pos += lit.len();
-                    } else if pos == line.len() && self.may_end_after.is_some_and(|e| idx > e) {
-                        return true;
-                    } else {
-                        return false;
+                    if !line[pos..].starts_with(lit) {
+                        // A line may stop early after the optional tail (common vs combined).
+                        return pos == line.len() && self.may_end_after.is_some_and(|e| idx > e);
                     }
+                    pos += lit.len();
                 }
                 Item::Var(name) => {
                     let end = match self.items.get(idx + 1) {
@@ -135,9 +128,9 @@ fn unwrap_directive(text: &str) -> String {
         None => text,
     };
     let body = body.trim().trim_end_matches(';').trim();
-    let body = body.strip_prefix("escape=").map_or(body, |r| {
-        r.split_once(char::is_whitespace).map_or("", |(_, rest)| rest.trim_start())
-    });
+    let body = body
+        .strip_prefix("escape=")
+        .map_or(body, |r| r.split_once(char::is_whitespace).map_or("", |(_, rest)| rest.trim_start()));
     if !body.starts_with(['\'', '"']) {
         return body.to_owned();
     }
@@ -205,10 +198,8 @@ impl AccessParser {
         let at = time.or(self.last_time).unwrap_or(self.ctx.received_at);
         self.last_time = Some(at);
         let mut event = Event::new(at, String::from_utf8_lossy(line).into_owned());
-        event.level = fields
-            .get("status")
-            .and_then(Value::as_u64)
-            .map_or(Level::Info, |s| Level::from_http_status(s as u16));
+        event.level =
+            fields.get("status").and_then(Value::as_u64).map_or(Level::Info, |s| Level::from_http_status(s as u16));
         event.fields = fields;
         event
     }
@@ -269,9 +260,7 @@ fn map_variable(name: &str, text: &str, fields: &mut Map<String, Value>) {
             (key, seconds_to_ms(text))
         }
         "request_id" | "http_x_request_id" => ("request_id", Value::from(text)),
-        "http_x_b3_traceid" | "http_traceparent" | "http_x_trace_id" | "trace_id" => {
-            ("trace_id", Value::from(text))
-        }
+        "http_x_b3_traceid" | "http_traceparent" | "http_x_trace_id" | "trace_id" => ("trace_id", Value::from(text)),
         "host" | "server_name" | "http_host" => ("vhost", Value::from(text)),
         other => (other, number_or_text(text)),
     };

@@ -10,8 +10,23 @@ use sluice_core::{Event, Level};
 use crate::{FormatParser, ParseContext, raw_event, timestamp};
 
 const SEVERITIES: [&str; 17] = [
-    "LOG", "ERROR", "WARNING", "FATAL", "PANIC", "NOTICE", "INFO", "DEBUG", "DEBUG1", "DEBUG2",
-    "DEBUG3", "DEBUG4", "DEBUG5", "DETAIL", "HINT", "STATEMENT", "CONTEXT",
+    "LOG",
+    "ERROR",
+    "WARNING",
+    "FATAL",
+    "PANIC",
+    "NOTICE",
+    "INFO",
+    "DEBUG",
+    "DEBUG1",
+    "DEBUG2",
+    "DEBUG3",
+    "DEBUG4",
+    "DEBUG5",
+    "DETAIL",
+    "HINT",
+    "STATEMENT",
+    "CONTEXT",
 ];
 /// Severities that explain the previous event rather than open a new one.
 const ATTACHED: [&str; 6] = ["DETAIL", "HINT", "STATEMENT", "CONTEXT", "QUERY", "LOCATION"];
@@ -52,7 +67,11 @@ impl FormatParser for PostgresParser {
             if let Some(pending) = &mut self.pending {
                 append(pending, &text);
             } else if !text.trim().is_empty() {
-                out.push(raw_event(line, self.last_time.unwrap_or(self.ctx.received_at), "line without a log_line_prefix"));
+                out.push(raw_event(
+                    line,
+                    self.last_time.unwrap_or(self.ctx.received_at),
+                    "line without a log_line_prefix",
+                ));
             }
             return;
         };
@@ -114,10 +133,7 @@ fn find_severity(text: &str, from: usize) -> Option<(&str, usize, usize)> {
     let mut search = from;
     while let Some(pos) = text[search..].find(":  ") {
         let colon = search + pos;
-        let word_start = bytes[..colon]
-            .iter()
-            .rposition(|b| !b.is_ascii_alphanumeric())
-            .map_or(0, |p| p + 1);
+        let word_start = bytes[..colon].iter().rposition(|b| !b.is_ascii_alphanumeric()).map_or(0, |p| p + 1);
         let word = &text[word_start..colon];
         if SEVERITIES.contains(&word) || ATTACHED.contains(&word) {
             return Some((word, word_start, colon + 3));

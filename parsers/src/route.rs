@@ -38,10 +38,10 @@ impl ModuleRouter {
                 } else if let Some(v) = &r.prefix {
                     Matcher::Prefix(v.clone())
                 } else if let Some(v) = &r.regex {
-                    Matcher::Regex(Regex::new(v).map_err(|e| ParserError::ModuleRule {
-                        name: r.name.clone(),
-                        message: e.to_string(),
-                    })?)
+                    Matcher::Regex(
+                        Regex::new(v)
+                            .map_err(|e| ParserError::ModuleRule { name: r.name.clone(), message: e.to_string() })?,
+                    )
                 } else {
                     return Err(ParserError::ModuleRule {
                         name: r.name.clone(),
@@ -97,9 +97,11 @@ pub fn default_module(event: &Event) -> &'static str {
     if let Some(name) = event.field_str("logger").and_then(keyword_module) {
         return name;
     }
-    let sql = event.field_str("query").or_else(|| {
-        event.fields.contains_key("query_time_ms").then_some(event.message.as_str())
-    });
+    // SQL: a slow-log statement, or the STATEMENT a database error quotes.
+    let sql = event
+        .field_str("query")
+        .or_else(|| event.field_str("statement"))
+        .or_else(|| event.fields.contains_key("query_time_ms").then_some(event.message.as_str()));
     if let Some(name) = sql.and_then(sql_module) {
         return name;
     }
@@ -117,41 +119,39 @@ fn keyword_module(text: &str) -> Option<&'static str> {
 
 /// Splits on punctuation and camelCase humps, lowercased.
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_ascii_alphanumeric())
-        .flat_map(|chunk| {
-            let mut parts = Vec::new();
-            let mut current = String::new();
-            let chars: Vec<char> = chunk.chars().collect();
-            for (i, &c) in chars.iter().enumerate() {
-                let hump = c.is_ascii_uppercase()
-                    && i > 0
-                    && (chars[i - 1].is_ascii_lowercase()
-                        || chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase()) && chars[i - 1].is_ascii_uppercase());
-                if hump && !current.is_empty() {
-                    parts.push(std::mem::take(&mut current));
-                }
-                current.push(c.to_ascii_lowercase());
+    text.split(|c: char| !c.is_ascii_alphanumeric()).flat_map(|chunk| {
+        let mut parts = Vec::new();
+        let mut current = String::new();
+        let chars: Vec<char> = chunk.chars().collect();
+        for (i, &c) in chars.iter().enumerate() {
+            let hump = c.is_ascii_uppercase()
+                && i > 0
+                && (chars[i - 1].is_ascii_lowercase()
+                    || chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase()) && chars[i - 1].is_ascii_uppercase());
+            if hump && !current.is_empty() {
+                parts.push(std::mem::take(&mut current));
             }
-            if !current.is_empty() {
-                parts.push(current);
-            }
-            parts
-        })
+            current.push(c.to_ascii_lowercase());
+        }
+        if !current.is_empty() {
+            parts.push(current);
+        }
+        parts
+    })
 }
 
 fn word_module(word: &str) -> Option<&'static str> {
     Some(match word {
-        "product" | "products" | "goods" | "item" | "items" | "sku" | "skus" | "spu" | "catalog"
-        | "category" | "categories" | "brand" | "brands" | "review" | "reviews" | "search" => "product",
+        "product" | "products" | "goods" | "item" | "items" | "sku" | "skus" | "spu" | "catalog" | "category"
+        | "categories" | "brand" | "brands" | "review" | "reviews" | "search" => "product",
         "order" | "orders" | "cart" | "carts" | "checkout" | "trade" | "trades" => "order",
-        "pay" | "payment" | "payments" | "refund" | "refunds" | "billing" | "wallet" | "alipay"
-        | "wxpay" | "wechatpay" | "settlement" | "transaction" | "transactions" => "payment",
+        "pay" | "payment" | "payments" | "refund" | "refunds" | "billing" | "wallet" | "alipay" | "wxpay"
+        | "wechatpay" | "settlement" | "transaction" | "transactions" => "payment",
         "inventory" | "inventories" | "stock" | "stocks" | "warehouse" | "warehouses" => "inventory",
-        "user" | "users" | "account" | "accounts" | "member" | "members" | "login" | "logout"
-        | "auth" | "oauth" | "customer" | "customers" | "passport" | "register" | "profile"
-        | "profiles" => "user",
-        "logistics" | "shipping" | "shipment" | "shipments" | "delivery" | "deliveries"
-        | "express" | "waybill" | "waybills" | "freight" | "tracking" | "carrier" => "logistics",
+        "user" | "users" | "account" | "accounts" | "member" | "members" | "login" | "logout" | "auth" | "oauth"
+        | "customer" | "customers" | "passport" | "register" | "profile" | "profiles" => "user",
+        "logistics" | "shipping" | "shipment" | "shipments" | "delivery" | "deliveries" | "express" | "waybill"
+        | "waybills" | "freight" | "tracking" | "carrier" => "logistics",
         _ => return None,
     })
 }
@@ -197,6 +197,7 @@ mod tests {
             (serde_json::json!({"service": "payment-gateway"}), "", "payment"),
             (serde_json::json!({"query_time_ms": 1.0}), "SELECT * FROM `shop`.`order_item` o ORDER BY id", "order"),
             (serde_json::json!({"query_time_ms": 1.0}), "UPDATE sku_stock SET n=1", "product"),
+            (serde_json::json!({"statement": "INSERT INTO waybill (id) VALUES (1)"}), "duplicate key", "logistics"),
             (serde_json::json!({}), "nothing to see", "other"),
         ];
         for (fields, message, module) in cases {

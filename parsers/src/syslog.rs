@@ -86,9 +86,9 @@ impl FormatParser for SyslogParser {
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        let event = self.parse_line(line).unwrap_or_else(|| {
-            raw_event(line, self.last_time.unwrap_or(self.ctx.received_at), "not a syslog line")
-        });
+        let event = self
+            .parse_line(line)
+            .unwrap_or_else(|| raw_event(line, self.last_time.unwrap_or(self.ctx.received_at), "not a syslog line"));
         self.last_time = Some(event.timestamp);
         out.push(event);
     }

@@ -10,8 +10,7 @@ use crate::{ModuleRouter, Parser};
 
 fn parser(format: FormatName) -> Parser {
     let source = SourceConfig::adhoc(format.as_str(), format);
-    Parser::for_source(&Config::default(), &source, ModuleRouter::default(), "test-host", DateTime::UNIX_EPOCH)
-        .unwrap()
+    Parser::for_source(&Config::default(), &source, ModuleRouter::default(), "test-host", DateTime::UNIX_EPOCH).unwrap()
 }
 
 fn sample_dir() -> PathBuf {
@@ -41,9 +40,8 @@ fn golden_files() {
             if bless {
                 std::fs::write(&expected_path, &actual).unwrap();
             }
-            let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
-                panic!("missing {}; run with SLUICE_BLESS=1", expected_path.display())
-            });
+            let expected = std::fs::read_to_string(&expected_path)
+                .unwrap_or_else(|_| panic!("missing {}; run with SLUICE_BLESS=1", expected_path.display()));
             if expected != actual {
                 let diff: Vec<String> = expected
                     .lines()

@@ -12,8 +12,7 @@ pub(crate) fn sniff_level(text: &str) -> Option<Level> {
             let upper = w.iter().all(|b| !b.is_ascii_lowercase());
             let word = std::str::from_utf8(w).ok()?;
             let level = Level::parse_lenient(word)?;
-            (upper && !matches!(word, "LOG" | "CONFIG" | "DETAIL" | "HINT" | "CONTEXT"))
-                .then_some(level)
+            (upper && !matches!(word, "LOG" | "CONFIG" | "DETAIL" | "HINT" | "CONTEXT")).then_some(level)
         })
 }
 
@@ -24,10 +23,8 @@ pub(crate) fn find_trace_id(text: &str) -> Option<&str> {
     for at in memchr::memmem::find_iter(lower.as_bytes(), b"trace") {
         // Lowercasing ASCII keeps byte offsets, so positions in `lower` index `text`.
         let rest = &lower[at + 5..];
-        let Some(after_name) = rest
-            .strip_prefix("_id")
-            .or_else(|| rest.strip_prefix("id"))
-            .map(|r| r.trim_start_matches(['"', '\'']))
+        let Some(after_name) =
+            rest.strip_prefix("_id").or_else(|| rest.strip_prefix("id")).map(|r| r.trim_start_matches(['"', '\'']))
         else {
             continue;
         };
@@ -37,9 +34,7 @@ pub(crate) fn find_trace_id(text: &str) -> Option<&str> {
         let value = value.trim_start_matches([' ', '"', '\'']);
         let start = text.len() - value.len();
         let value = &text[start..];
-        let end = value
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .unwrap_or(value.len());
+        let end = value.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(value.len());
         if end >= 6 {
             return Some(&value[..end]);
         }
@@ -81,10 +76,7 @@ mod tests {
 
     #[test]
     fn exceptions() {
-        assert_eq!(
-            exception_class("java.sql.SQLTimeoutException: timeout"),
-            Some("java.sql.SQLTimeoutException")
-        );
+        assert_eq!(exception_class("java.sql.SQLTimeoutException: timeout"), Some("java.sql.SQLTimeoutException"));
         assert_eq!(exception_class("Caused by: java.io.IOException"), Some("java.io.IOException"));
         assert_eq!(exception_class("\tat com.shop.Foo.bar(Foo.java:1)"), None);
     }

@@ -77,14 +77,8 @@ pub fn iso_prefix(b: &[u8], tz: Tz) -> Option<(DateTime<Utc>, usize)> {
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let naive_base = (
-        digits(b, 0, 4)?,
-        digits(b, 5, 2)?,
-        digits(b, 8, 2)?,
-        digits(b, 11, 2)?,
-        digits(b, 14, 2)?,
-        digits(b, 17, 2)?,
-    );
+    let naive_base =
+        (digits(b, 0, 4)?, digits(b, 5, 2)?, digits(b, 8, 2)?, digits(b, 11, 2)?, digits(b, 14, 2)?, digits(b, 17, 2)?);
     let (nanos, flen) = fraction(&b[19..]);
     let mut used = 19 + flen;
     let (y, mo, d, h, mi, s) = naive_base;
@@ -98,18 +92,13 @@ pub fn iso_prefix(b: &[u8], tz: Tz) -> Option<(DateTime<Utc>, usize)> {
 
 fn offset_to_utc(naive: NaiveDateTime, offset_secs: i32) -> Option<DateTime<Utc>> {
     let offset = FixedOffset::east_opt(offset_secs)?;
-    offset
-        .from_local_datetime(&naive)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
+    offset.from_local_datetime(&naive).single().map(|t| t.with_timezone(&Utc))
 }
 
 pub(crate) fn month(b: &[u8]) -> Option<u32> {
     let m = b.get(..3)?;
-    const MONTHS: [&[u8; 3]; 12] = [
-        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-        b"Dec",
-    ];
+    const MONTHS: [&[u8; 3]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
     MONTHS.iter().position(|name| *name == m).map(|i| i as u32 + 1)
 }
 
@@ -169,15 +158,7 @@ pub fn mysql_short(text: &str, tz: Tz) -> Option<DateTime<Utc>> {
     let h: u32 = parts.next()?.trim().parse().ok()?;
     let mi: u32 = parts.next()?.parse().ok()?;
     let s: u32 = parts.next()?.parse().ok()?;
-    let naive = date_time(
-        2000 + digits(b, 0, 2)?,
-        digits(b, 2, 2)?,
-        digits(b, 4, 2)?,
-        h,
-        mi,
-        s,
-        0,
-    )?;
+    let naive = date_time(2000 + digits(b, 0, 2)?, digits(b, 2, 2)?, digits(b, 4, 2)?, h, mi, s, 0)?;
     local_to_utc(naive, tz)
 }
 
@@ -215,10 +196,7 @@ mod tests {
             iso("2026-11-20 14:00:00,123 INFO", chrono_tz::Asia::Shanghai).unwrap(),
             "2026-11-20T06:00:00.123+00:00 23"
         );
-        assert_eq!(
-            iso("2026-11-20T14:00:00.5+08:00", utc).unwrap(),
-            "2026-11-20T06:00:00.500+00:00 27"
-        );
+        assert_eq!(iso("2026-11-20T14:00:00.5+08:00", utc).unwrap(), "2026-11-20T06:00:00.500+00:00 27");
         assert_eq!(iso("2026-11-20 14:00:00 UTC [1]", utc).unwrap(), "2026-11-20T14:00:00+00:00 23");
         assert!(iso("2026-13-20 14:00:00", utc).is_none());
         assert!(iso("hello world, not a time", utc).is_none());

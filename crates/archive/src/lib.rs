@@ -114,10 +114,8 @@ impl Archive {
 
 /// Module names become directory names: keep them to a safe alphabet.
 fn partition_value(module: &str) -> String {
-    let clean: String = module
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect();
+    let clean: String =
+        module.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     if clean.is_empty() { "other".into() } else { clean }
 }
 

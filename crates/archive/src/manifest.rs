@@ -50,7 +50,10 @@ impl Manifest {
         if manifest.version > MANIFEST_VERSION {
             return Err(ArchiveError::Manifest {
                 path,
-                message: format!("version {} is newer than this sluice understands ({MANIFEST_VERSION})", manifest.version),
+                message: format!(
+                    "version {} is newer than this sluice understands ({MANIFEST_VERSION})",
+                    manifest.version
+                ),
             });
         }
         Ok(manifest)

@@ -47,9 +47,7 @@ pub(crate) fn record_batch(schema: Arc<Schema>, rows: &[Event]) -> Result<Record
         strings(|e| e.level.as_str()),
         strings(|e| &e.host),
         strings(|e| &e.message),
-        Arc::new(Int32Array::from_iter(
-            rows.iter().map(|e| e.field_f64("status").map(|s| s as i32)),
-        )),
+        Arc::new(Int32Array::from_iter(rows.iter().map(|e| e.field_f64("status").map(|s| s as i32)))),
         Arc::new(StringArray::from_iter(rows.iter().map(|e| e.field_str("path")))),
         Arc::new(Float64Array::from_iter(rows.iter().map(|e| e.field_f64("request_time_ms")))),
         Arc::new(Float64Array::from_iter(rows.iter().map(|e| e.field_f64("query_time_ms")))),

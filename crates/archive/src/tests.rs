@@ -29,7 +29,13 @@ fn flush_writes_partitioned_sorted_files_and_manifest() {
     assert_eq!(manifest.total_rows(), 4);
     let order = dir.path().join("dt=2025-11-20/module=order/part-00000000000000000007.parquet");
     assert_eq!(rows_in(&order), 2);
-    let first = &manifest.files.iter().find(|f| f.path.ends_with("module=order/part-00000000000000000007.parquet") && f.path.starts_with("dt=2025-11-20")).unwrap();
+    let first = &manifest
+        .files
+        .iter()
+        .find(|f| {
+            f.path.ends_with("module=order/part-00000000000000000007.parquet") && f.path.starts_with("dt=2025-11-20")
+        })
+        .unwrap();
     assert!(first.min_ts < first.max_ts);
 
     let reopened = Archive::open(dir.path()).unwrap();

@@ -1,1 +1,91 @@
-fn main() {}
+//! `sluice`: the command line. Thin glue: parse arguments, load config, start the pipeline.
+
+mod import;
+mod search;
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use sluice_core::Config;
+
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about = "Log ingestion, search, slow-SQL detection and archiving in one binary")]
+struct Cli {
+    /// Where indexes, the archive and the write-ahead log live [default: ./data, or `data_dir` from the config]
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// TOML config file [default: ./sluice.toml if present, else built-in defaults]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole pipeline: tail configured files, HTTP ingest, index, archive, search API
+    Serve(serve::ServeArgs),
+    /// Push files (or `-` for stdin) through the pipeline, then flush and exit
+    Import(import::ImportArgs),
+    /// Full-text search, newest first
+    Search(search::SearchArgs),
+}
+
+/// Errors that mean the user asked for something malformed: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sluice: {error:#}");
+            let usage = error.downcast_ref::<UsageError>().is_some()
+                || error.downcast_ref::<sluice_core::CoreError>().is_some();
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(cli.config.as_deref())?;
+    let data_dir = cli.data_dir.clone().unwrap_or_else(|| config.data_dir());
+    match cli.command {
+        Command::Serve(args) => serve::run(config, &data_dir, args),
+        Command::Import(args) => import::run(config, &data_dir, args),
+        Command::Search(args) => search::run(&config, &data_dir, args),
+    }
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    if let Some(path) = path {
+        return Ok(Config::load(path)?);
+    }
+    let default = Path::new("sluice.toml");
+    if default.exists() {
+        return Config::load(default).context("loading ./sluice.toml");
+    }
+    Ok(Config::builtin())
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLUICE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tantivy=warn"));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}

@@ -113,13 +113,10 @@ impl std::str::FromStr for FormatName {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FormatName::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<_> = FormatName::ALL.iter().map(|f| f.as_str()).collect();
-                format!("unknown format `{s}` (expected one of {})", names.join(", "))
-            })
+        FormatName::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
+            let names: Vec<_> = FormatName::ALL.iter().map(|f| f.as_str()).collect();
+            format!("unknown format `{s}` (expected one of {})", names.join(", "))
+        })
     }
 }
 
@@ -152,10 +149,8 @@ pub struct ModuleRule {
 impl Config {
     /// Reads and validates a TOML config file.
     pub fn load(path: &Path) -> Result<Config, CoreError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CoreError::ConfigRead {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| CoreError::ConfigRead { path: path.to_owned(), source })?;
         Config::parse(&text, path)
     }
 
@@ -198,10 +193,7 @@ impl Config {
                 return Err(value_error(&key("name"), "must not be empty"));
             }
             if !names.insert(source.name.as_str()) {
-                return Err(value_error(
-                    &key("name"),
-                    format!("duplicate source name `{}`", source.name),
-                ));
+                return Err(value_error(&key("name"), format!("duplicate source name `{}`", source.name)));
             }
             if let Some(tz) = &source.timezone {
                 parse_timezone(tz).map_err(|e| value_error(&key("timezone"), e))?;
@@ -209,26 +201,16 @@ impl Config {
             let misplaced = [
                 ("log_format", source.log_format.is_some(), FormatName::Nginx),
                 ("pattern", source.pattern.is_some(), FormatName::Logback),
-                (
-                    "log_line_prefix",
-                    source.log_line_prefix.is_some(),
-                    FormatName::Postgres,
-                ),
+                ("log_line_prefix", source.log_line_prefix.is_some(), FormatName::Postgres),
             ];
             for (name, present, format) in misplaced {
                 if present && source.format != format {
-                    return Err(value_error(
-                        &key(name),
-                        format!("only applies to format = \"{format}\""),
-                    ));
+                    return Err(value_error(&key(name), format!("only applies to format = \"{format}\"")));
                 }
             }
         }
         for (i, rule) in self.modules.iter().enumerate() {
-            let set = [&rule.equals, &rule.prefix, &rule.regex]
-                .iter()
-                .filter(|v| v.is_some())
-                .count();
+            let set = [&rule.equals, &rule.prefix, &rule.regex].iter().filter(|v| v.is_some()).count();
             if set != 1 {
                 return Err(value_error(
                     &format!("modules[{i}]"),
@@ -247,9 +229,7 @@ impl Config {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.data_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
     }
 
     pub fn slow_sql_ms(&self) -> u64 {
@@ -258,19 +238,12 @@ impl Config {
 
     /// The configured default zone (UTC when unset; validated at load).
     pub fn timezone(&self) -> Tz {
-        self.timezone
-            .as_deref()
-            .and_then(|tz| parse_timezone(tz).ok())
-            .unwrap_or(Tz::UTC)
+        self.timezone.as_deref().and_then(|tz| parse_timezone(tz).ok()).unwrap_or(Tz::UTC)
     }
 
     /// The zone for one source: its own, else the global one.
     pub fn source_timezone(&self, source: &SourceConfig) -> Tz {
-        source
-            .timezone
-            .as_deref()
-            .and_then(|tz| parse_timezone(tz).ok())
-            .unwrap_or_else(|| self.timezone())
+        source.timezone.as_deref().and_then(|tz| parse_timezone(tz).ok()).unwrap_or_else(|| self.timezone())
     }
 
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
@@ -280,11 +253,7 @@ impl Config {
     /// Every module name events may carry: the built-ins plus those rules add.
     pub fn module_names(&self) -> Vec<String> {
         let mut names: Vec<String> = crate::BUILTIN_MODULES.iter().map(|m| m.to_string()).collect();
-        let extra = self
-            .modules
-            .iter()
-            .map(|r| &r.name)
-            .chain(self.sources.iter().filter_map(|s| s.module.as_ref()));
+        let extra = self.modules.iter().map(|r| &r.name).chain(self.sources.iter().filter_map(|s| s.module.as_ref()));
         for name in extra {
             if !names.contains(name) {
                 names.push(name.clone());
@@ -295,15 +264,11 @@ impl Config {
 }
 
 pub fn parse_timezone(name: &str) -> Result<Tz, CoreError> {
-    name.parse::<Tz>()
-        .map_err(|_| CoreError::InvalidTimezone(name.to_owned()))
+    name.parse::<Tz>().map_err(|_| CoreError::InvalidTimezone(name.to_owned()))
 }
 
 fn value_error(key: &str, message: impl ToString) -> CoreError {
-    CoreError::ConfigValue {
-        key: key.to_owned(),
-        message: message.to_string(),
-    }
+    CoreError::ConfigValue { key: key.to_owned(), message: message.to_string() }
 }
 
 #[cfg(test)]
@@ -363,19 +328,13 @@ mod tests {
         let err = parse("timezone = \"Mars/Olympus\"").unwrap_err().to_string();
         assert!(err.contains("`timezone`") && err.contains("Mars/Olympus"), "{err}");
 
-        let err = parse("[[sources]]\nname = \"a\"\nformat = \"json\"\npattern = \"%d\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse("[[sources]]\nname = \"a\"\nformat = \"json\"\npattern = \"%d\"\n").unwrap_err().to_string();
         assert!(err.contains("sources[0].pattern"), "{err}");
 
-        let err = parse("[[modules]]\nname = \"x\"\nfield = \"path\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse("[[modules]]\nname = \"x\"\nfield = \"path\"\n").unwrap_err().to_string();
         assert!(err.contains("modules[0]"), "{err}");
 
-        let err = parse("[[sources]]\nname = \"a\"\nformat = \"yaml\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse("[[sources]]\nname = \"a\"\nformat = \"yaml\"\n").unwrap_err().to_string();
         assert!(err.contains("yaml"), "{err}");
     }
 
@@ -383,10 +342,7 @@ mod tests {
     fn builtin_config_tails_sample_logs() {
         let config = Config::builtin();
         config.validate().unwrap();
-        assert!(config
-            .sources
-            .iter()
-            .all(|s| s.path.as_deref().unwrap().starts_with("sample-logs/")));
+        assert!(config.sources.iter().all(|s| s.path.as_deref().unwrap().starts_with("sample-logs/")));
         assert_eq!(config.listen(), "127.0.0.1:7080");
     }
 }

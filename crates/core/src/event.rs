@@ -6,15 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// The modules every shop has; configs may add more.
-pub const BUILTIN_MODULES: [&str; 7] = [
-    "product",
-    "order",
-    "payment",
-    "inventory",
-    "user",
-    "logistics",
-    "other",
-];
+pub const BUILTIN_MODULES: [&str; 7] = ["product", "order", "payment", "inventory", "user", "logistics", "other"];
 
 /// One log event, in the shape search returns (see CONTRACT.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,9 +61,9 @@ impl Event {
 /// (milliseconds unless finer digits are present).
 pub fn format_timestamp(ts: &DateTime<Utc>) -> String {
     let nanos = ts.timestamp_subsec_nanos();
-    let precision = if nanos % 1_000_000 == 0 {
+    let precision = if nanos.is_multiple_of(1_000_000) {
         SecondsFormat::Millis
-    } else if nanos % 1_000 == 0 {
+    } else if nanos.is_multiple_of(1_000) {
         SecondsFormat::Micros
     } else {
         SecondsFormat::Nanos
@@ -85,9 +77,7 @@ fn ser_ts<S: Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
 
 fn de_ts<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
     let text = String::deserialize(d)?;
-    DateTime::parse_from_rfc3339(&text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(serde::de::Error::custom)
+    DateTime::parse_from_rfc3339(&text).map(|t| t.with_timezone(&Utc)).map_err(serde::de::Error::custom)
 }
 
 /// Severity, ordered from least to most severe.
@@ -103,14 +93,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 6] = [
-        Level::Trace,
-        Level::Debug,
-        Level::Info,
-        Level::Warn,
-        Level::Error,
-        Level::Fatal,
-    ];
+    pub const ALL: [Level; 6] = [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Fatal];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -136,15 +119,12 @@ impl Level {
         lower.make_ascii_lowercase();
         Some(match &*lower {
             b"trace" | b"trc" | b"finest" | b"finer" => Level::Trace,
-            b"debug" | b"dbg" | b"fine" | b"debug1" | b"debug2" | b"debug3" | b"debug4"
-            | b"debug5" => Level::Debug,
-            b"info" | b"inf" | b"information" | b"informational" | b"notice" | b"log"
-            | b"statement" | b"detail" | b"hint" | b"context" | b"config" => Level::Info,
+            b"debug" | b"dbg" | b"fine" | b"debug1" | b"debug2" | b"debug3" | b"debug4" | b"debug5" => Level::Debug,
+            b"info" | b"inf" | b"information" | b"informational" | b"notice" | b"log" | b"statement" | b"detail"
+            | b"hint" | b"context" | b"config" => Level::Info,
             b"warn" | b"warning" | b"wrn" => Level::Warn,
             b"error" | b"err" | b"eror" | b"severe" => Level::Error,
-            b"fatal" | b"crit" | b"critical" | b"alert" | b"emerg" | b"emergency" | b"panic" => {
-                Level::Fatal
-            }
+            b"fatal" | b"crit" | b"critical" | b"alert" | b"emerg" | b"emergency" | b"panic" => Level::Fatal,
             _ => return None,
         })
     }
@@ -169,9 +149,8 @@ impl FromStr for Level {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Level::parse_lenient(s).ok_or_else(|| {
-            format!("unknown level `{s}` (expected trace, debug, info, warn, error or fatal)")
-        })
+        Level::parse_lenient(s)
+            .ok_or_else(|| format!("unknown level `{s}` (expected trace, debug, info, warn, error or fatal)"))
     }
 }
 

@@ -10,9 +10,7 @@ use crate::CoreError;
 /// (`now`, `-15m`, `-2h`, `-7d`, `-30s`, `-1w`).
 pub fn parse_time(input: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, CoreError> {
     let text = input.trim();
-    let invalid = || CoreError::InvalidTime {
-        input: input.to_owned(),
-    };
+    let invalid = || CoreError::InvalidTime { input: input.to_owned() };
     if text.eq_ignore_ascii_case("now") {
         return Ok(now);
     }

@@ -28,10 +28,7 @@ pub enum IndexError {
     #[error("bad query: {0}")]
     BadQuery(String),
     #[error("index I/O on {path}: {source}")]
-    Io {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: std::path::PathBuf, source: std::io::Error },
 }
 
 /// What to look for. `query` uses tantivy's Lucene-like syntax; `*` or empty matches all.
@@ -120,13 +117,15 @@ impl EventIndex {
         let (total, top) = if limit == 0 {
             (searcher.search(&query, &Count)?, Vec::new())
         } else {
-            let top_docs = TopDocs::with_limit(limit).order_by_fast_field::<tantivy::DateTime>("timestamp", Order::Desc);
+            let top_docs =
+                TopDocs::with_limit(limit).order_by_fast_field::<tantivy::DateTime>("timestamp", Order::Desc);
             searcher.search(&query, &(Count, top_docs))?
         };
         let mut hits = Vec::with_capacity(top.len());
         for (_, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
-            let Some(source) = doc.get_first(self.fields.source_json).and_then(|v| v.as_str().map(str::to_owned)) else {
+            let Some(source) = doc.get_first(self.fields.source_json).and_then(|v| v.as_str().map(str::to_owned))
+            else {
                 continue;
             };
             match serde_json::from_str::<Event>(&source) {

@@ -11,9 +11,7 @@ pub(crate) fn parse(index: &Index, fields: &Fields, text: &str) -> Result<Box<dy
     let mut parser = QueryParser::for_index(index, vec![fields.message]);
     parser.set_conjunction_by_default();
     let rewritten = qualify_field_names(text);
-    parser
-        .parse_query(&rewritten)
-        .map_err(|e| IndexError::BadQuery(format!("{e} in `{text}`")))
+    parser.parse_query(&rewritten).map_err(|e| IndexError::BadQuery(format!("{e} in `{text}`")))
 }
 
 /// Prefixes `fields.` to field names the schema does not have, outside quoted phrases.

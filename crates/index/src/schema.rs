@@ -2,8 +2,8 @@
 
 use sluice_core::Event;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, STORED, STRING, FAST,
-    Schema, TextFieldIndexing, TextOptions,
+    DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, JsonObjectOptions, STORED, STRING, Schema,
+    TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
 use tantivy::{Index, TantivyDocument};
@@ -27,10 +27,7 @@ pub(crate) fn build() -> Schema {
         .set_tokenizer(LOG_TOKENIZER)
         .set_index_option(IndexRecordOption::WithFreqsAndPositions);
     builder.add_text_field("message", TextOptions::default().set_indexing_options(text.clone()));
-    builder.add_json_field(
-        "fields",
-        JsonObjectOptions::default().set_indexing_options(text).set_fast("raw"),
-    );
+    builder.add_json_field("fields", JsonObjectOptions::default().set_indexing_options(text).set_fast("raw"));
     builder.add_text_field("_source", STORED);
     builder.build()
 }

@@ -33,12 +33,21 @@ fn search(index: &EventIndex, query: &str) -> Vec<String> {
 #[test]
 fn finds_terms_fields_and_filters_newest_first() {
     let (_dir, index) = index_with(&[
-        event(1, "payment", Level::Error, "POST /api/pay/confirm 502 traceId=abc123def", json!({"status": 502, "path": "/api/pay/confirm"})),
+        event(
+            1,
+            "payment",
+            Level::Error,
+            "POST /api/pay/confirm 502 traceId=abc123def",
+            json!({"status": 502, "path": "/api/pay/confirm"}),
+        ),
         event(2, "order", Level::Info, "order created orderId=7", json!({"status": 200})),
         event(3, "payment", Level::Info, "payment confirmed", json!({"trace_id": "feedbeef99"})),
     ]);
     assert_eq!(index.committed_seq().unwrap(), 42);
-    assert_eq!(search(&index, "*"), vec!["payment confirmed", "order created orderId=7", "POST /api/pay/confirm 502 traceId=abc123def"]);
+    assert_eq!(
+        search(&index, "*"),
+        vec!["payment confirmed", "order created orderId=7", "POST /api/pay/confirm 502 traceId=abc123def"]
+    );
     assert_eq!(search(&index, "abc123def"), vec!["POST /api/pay/confirm 502 traceId=abc123def"]);
     assert_eq!(search(&index, "traceId=abc123def").len(), 1);
     assert_eq!(search(&index, "status:502").len(), 1);
@@ -47,7 +56,8 @@ fn finds_terms_fields_and_filters_newest_first() {
     assert_eq!(search(&index, "payment AND NOT confirmed").len(), 0);
     assert_eq!(search(&index, "\"api pay confirm\"").len(), 1);
 
-    let request = SearchRequest { modules: vec!["payment".into()], levels: vec![Level::Error], ..SearchRequest::default() };
+    let request =
+        SearchRequest { modules: vec!["payment".into()], levels: vec![Level::Error], ..SearchRequest::default() };
     assert_eq!(index.search(&request).unwrap().total, 1);
 
     let from = Some(Utc.timestamp_opt(1_763_600_002, 0).unwrap());

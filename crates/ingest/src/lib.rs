@@ -41,16 +41,9 @@ pub struct WalRecord {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("write-ahead log I/O on {path}: {source}")]
-    WalIo {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    WalIo { path: std::path::PathBuf, source: std::io::Error },
     #[error("write-ahead log {path} is corrupt at byte {offset}: {reason}")]
-    WalCorrupt {
-        path: std::path::PathBuf,
-        offset: u64,
-        reason: String,
-    },
+    WalCorrupt { path: std::path::PathBuf, offset: u64, reason: String },
     #[error("the ingest pipeline has stopped")]
     Closed,
     #[error("the ingest pipeline is full")]

@@ -197,14 +197,18 @@ impl Tailer {
             got_data = true;
             file.partial.extend_from_slice(&buf[..n]);
             split_lines(file, &mut events);
-            if events.len() >= MAX_BATCH_EVENTS && !submit(&self.wal, file, std::mem::take(&mut events), file.safe_offset()) {
+            if events.len() >= MAX_BATCH_EVENTS
+                && !submit(&self.wal, file, std::mem::take(&mut events), file.safe_offset())
+            {
                 return Ok(false);
             }
         }
         let now = Instant::now();
         if got_data {
             file.last_data = now;
-        } else if now.duration_since(file.last_data) >= self.options.idle_flush && file.parser.pending_offset().is_some() {
+        } else if now.duration_since(file.last_data) >= self.options.idle_flush
+            && file.parser.pending_offset().is_some()
+        {
             file.parser.flush(&mut events);
         }
         let offset = file.safe_offset();

@@ -67,27 +67,15 @@ impl Wal {
             }
             next_seq = next_seq.max(last_seq.map_or(last.first_seq, |s| s + 1));
         }
-        let reuse_last = segments
-            .last()
-            .is_some_and(|s| fs::metadata(&s.path).is_ok_and(|m| m.len() < SEGMENT_BYTES));
+        let reuse_last = segments.last().is_some_and(|s| fs::metadata(&s.path).is_ok_and(|m| m.len() < SEGMENT_BYTES));
         if !reuse_last {
             segments.push(Segment { first_seq: next_seq, path: segment_path(dir, next_seq) });
         }
         let active_path = &segments.last().expect("at least one segment").path;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(active_path)
-            .map_err(io_err(active_path))?;
+        let file = OpenOptions::new().create(true).append(true).open(active_path).map_err(io_err(active_path))?;
         let active_len = file.metadata().map_err(io_err(active_path))?.len();
         sync_dir(dir);
-        Ok(Wal {
-            dir: dir.to_owned(),
-            segments,
-            active: BufWriter::with_capacity(1 << 20, file),
-            active_len,
-            next_seq,
-        })
+        Ok(Wal { dir: dir.to_owned(), segments, active: BufWriter::with_capacity(1 << 20, file), active_len, next_seq })
     }
 
     /// The sequence number the next record will get.
@@ -185,11 +173,7 @@ impl Wal {
 
     /// Bytes on disk across all segments.
     pub fn size_bytes(&self) -> u64 {
-        self.segments
-            .iter()
-            .filter_map(|s| fs::metadata(&s.path).ok())
-            .map(|m| m.len())
-            .sum()
+        self.segments.iter().filter_map(|s| fs::metadata(&s.path).ok()).map(|m| m.len()).sum()
     }
 }
 
@@ -205,11 +189,7 @@ fn sync_dir(dir: &Path) {
 
 /// Reads one record; `None` at a clean end. A torn record at the end is reported as corrupt
 /// so callers can tell it from a clean end.
-fn read_record(
-    reader: &mut impl Read,
-    path: &Path,
-    offset: u64,
-) -> Result<Option<(u64, Vec<u8>, u64)>, IngestError> {
+fn read_record(reader: &mut impl Read, path: &Path, offset: u64) -> Result<Option<(u64, Vec<u8>, u64)>, IngestError> {
     let corrupt = |reason: &str| IngestError::WalCorrupt { path: path.to_owned(), offset, reason: reason.to_owned() };
     let mut header = [0u8; HEADER];
     let mut got = 0;
@@ -304,8 +284,8 @@ fn finish(result: Result<Result<u64, String>, oneshot::error::RecvError>) -> Res
 }
 
 /// Starts the group-commit writer: it takes every record waiting, appends them, fsyncs
-/// once, acknowledges them, then hands each to `forward` (which may block: that is the
-/// back-pressure that keeps memory bounded). Stops when every handle is dropped.
+/// once, hands each to `forward`, then acknowledges it. `forward` may block: that is the
+/// back-pressure that keeps memory bounded. Stops when every handle is dropped.
 pub fn start_writer(
     wal: Arc<Mutex<Wal>>,
     queue: usize,
@@ -348,9 +328,13 @@ pub fn start_writer(
                     }
                     continue;
                 }
+                // Forward before acknowledging: once a producer hears "durable", a flush it
+                // asks for next is queued behind its record.
                 for (seq, submission) in written {
-                    let _ = submission.done.send(Ok(seq));
-                    if !forward(seq, Arc::new(submission.record)) {
+                    let Submission { record, done } = submission;
+                    let delivered = forward(seq, Arc::new(record));
+                    let _ = done.send(Ok(seq));
+                    if !delivered {
                         return;
                     }
                 }

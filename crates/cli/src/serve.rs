@@ -1,0 +1,79 @@
+//! `sluice serve`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use clap::Args;
+use sluice_core::Config;
+use sluice_ingest::tail::{TailOptions, Tailer};
+use sluice_server::{AppState, Pipeline, PipelineOptions, app};
+use tracing::{info, warn};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:7080, or `listen` from the config]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+}
+
+pub fn run(config: Config, data_dir: &Path, args: ServeArgs) -> anyhow::Result<()> {
+    let listen = args.listen.clone().unwrap_or_else(|| config.listen().to_owned());
+    let config = Arc::new(config);
+    let runtime = crate::runtime()?;
+    runtime.block_on(async move {
+        let pipeline = Pipeline::start(config.clone(), data_dir, PipelineOptions::default())
+            .with_context(|| format!("opening data dir {}", data_dir.display()))?;
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| crate::UsageError(format!("cannot listen on {listen}: {e}")))?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let tailer = Tailer::new(
+            config.sources.clone(),
+            pipeline.parser_factory(),
+            pipeline.wal().clone(),
+            TailOptions::default(),
+            pipeline.restored_checkpoints(),
+        );
+        let tailer_stop = stop.clone();
+        let tailer_thread = std::thread::Builder::new().name("tailer".into()).spawn(move || tailer.run(tailer_stop))?;
+
+        let pipeline = Arc::new(pipeline);
+        let state = AppState { pipeline: pipeline.clone() };
+        info!(address = %listener.local_addr()?, data_dir = %data_dir.display(), "sluice is serving");
+        axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+
+        info!("shutting down: stopping the tailer and flushing");
+        stop.store(true, Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || tailer_thread.join()).await;
+        match Arc::try_unwrap(pipeline) {
+            Ok(pipeline) => pipeline.shutdown().await?,
+            Err(pipeline) => {
+                warn!("requests still in flight at shutdown; flushing without stopping them");
+                pipeline.flush().await?;
+            }
+        }
+        info!("stopped cleanly");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

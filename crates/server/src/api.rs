@@ -1,0 +1,171 @@
+//! HTTP handlers.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+use sluice_core::{FormatName, Level, SourceConfig};
+use sluice_index::SearchRequest;
+use sluice_ingest::{IngestError, WalRecord, body};
+
+use crate::{AppState, MAX_DECODED_BYTES};
+
+pub(crate) fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (status, Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.pipeline.metrics().render()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SearchParams {
+    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    module: Option<String>,
+    level: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(crate) async fn search(State(state): State<AppState>, Query(params): Query<SearchParams>) -> Response {
+    let started = Instant::now();
+    let request = match search_request(&state, params) {
+        Ok(r) => r,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let index = state.pipeline.index().clone();
+    let result = tokio::task::spawn_blocking(move || index.search(&request)).await;
+    match result {
+        Ok(Ok(response)) => Json(json!({
+            "total": response.total,
+            "took_ms": started.elapsed().as_secs_f64() * 1000.0,
+            "hits": response.hits,
+        }))
+        .into_response(),
+        Ok(Err(sluice_index::IndexError::BadQuery(message))) => error(StatusCode::BAD_REQUEST, message),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+fn search_request(state: &AppState, params: SearchParams) -> Result<SearchRequest, String> {
+    let tz = state.pipeline.config().timezone();
+    let now = Utc::now();
+    let time = |value: Option<String>, name: &str| {
+        value
+            .filter(|v| !v.is_empty())
+            .map(|v| sluice_core::time::parse_time(&v, now, tz).map_err(|e| format!("`{name}`: {e}")))
+            .transpose()
+    };
+    let list = |value: Option<String>| -> Vec<String> {
+        value
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
+    };
+    let levels = list(params.level)
+        .iter()
+        .map(|l| l.parse::<Level>().map_err(|e| format!("`level`: {e}")))
+        .collect::<Result<_, _>>()?;
+    Ok(SearchRequest {
+        query: params.q.unwrap_or_else(|| "*".into()),
+        from: time(params.from, "from")?,
+        to: time(params.to, "to")?,
+        modules: list(params.module),
+        levels,
+        limit: params.limit.unwrap_or(100).min(10_000),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct IngestParams {
+    source: Option<String>,
+    format: Option<String>,
+    module: Option<String>,
+}
+
+/// `POST /api/v1/ingest`: NDJSON or raw lines, answered once durable in the WAL.
+pub(crate) async fn ingest(
+    State(state): State<AppState>,
+    Query(params): Query<IngestParams>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let source = match ingest_source(&state, &params, &headers) {
+        Ok(s) => s,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let pipeline = state.pipeline.clone();
+    let parsed = tokio::task::spawn_blocking(move || -> Result<(WalRecord, u64, usize), IngestError> {
+        let decoded = body::decode(&raw, encoding.as_deref(), MAX_DECODED_BYTES)?;
+        if source.format == FormatName::Json
+            && let Some((line, e)) = body::lines(&decoded)
+                .find_map(|(n, l)| serde_json::from_slice::<serde::de::IgnoredAny>(l).err().map(|e| (n, e)))
+        {
+            return Err(IngestError::BadBody(format!("line {line}: invalid JSON: {e}")));
+        }
+        let mut parser = pipeline.parser(&source).map_err(|e| IngestError::BadBody(e.to_string()))?;
+        let mut events = Vec::new();
+        parser.parse_all(&decoded, &mut events);
+        Ok((WalRecord { events, checkpoints: vec![] }, parser.parse_errors(), decoded.len()))
+    })
+    .await;
+    let (record, parse_errors, bytes) = match parsed {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err(IngestError::TooLarge { limit })) => {
+            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body inflates past {limit} bytes"));
+        }
+        Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    state.pipeline.metrics().count_ingest_bytes(bytes);
+    let accepted = record.events.len();
+    match state.pipeline.wal().try_submit(record).await {
+        Ok(_) => Json(json!({ "accepted": accepted, "parse_errors": parse_errors })).into_response(),
+        Err(IngestError::Overloaded) => {
+            state.pipeline.metrics().count_429();
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "ingest queue is full; retry later");
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            response
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+fn ingest_source(state: &AppState, params: &IngestParams, headers: &HeaderMap) -> Result<SourceConfig, String> {
+    let name = params.source.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "http".into());
+    let mut source = state
+        .pipeline
+        .config()
+        .source(&name)
+        .cloned()
+        .unwrap_or_else(|| SourceConfig::adhoc(name.clone(), FormatName::Auto));
+    if let Some(format) = params.format.as_deref().filter(|f| !f.is_empty()) {
+        source.format = format.parse().map_err(|e| format!("`format`: {e}"))?;
+        if source.format != FormatName::Nginx {
+            source.log_format = None;
+        }
+        if source.format != FormatName::Logback {
+            source.pattern = None;
+        }
+        if source.format != FormatName::Postgres {
+            source.log_line_prefix = None;
+        }
+    } else if state.pipeline.config().source(&name).is_none() {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if content_type.contains("ndjson") || content_type.contains("json") {
+            source.format = FormatName::Json;
+        }
+    }
+    if let Some(module) = params.module.as_deref().filter(|m| !m.is_empty()) {
+        source.module = Some(module.to_owned());
+    }
+    Ok(source)
+}

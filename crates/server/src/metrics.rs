@@ -1,0 +1,109 @@
+//! Counters for `/metrics`, in the Prometheus text format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sluice_core::Event;
+use sluice_parsers::PARSE_ERROR_FIELD;
+
+#[derive(Default)]
+pub struct Metrics {
+    counts: Mutex<Counts>,
+    wal_bytes: AtomicU64,
+    http_429: AtomicU64,
+    http_ingest_bytes: AtomicU64,
+}
+
+#[derive(Default)]
+struct Counts {
+    /// (source, module, level) -> events stored.
+    events: BTreeMap<(String, String, String), u64>,
+    parse_errors: BTreeMap<String, u64>,
+    slow_sql: BTreeMap<String, u64>,
+}
+
+impl Metrics {
+    pub fn observe(&self, event: &Event, slow: bool) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (event.source.clone(), event.module.clone(), event.level.as_str().to_owned());
+        *counts.events.entry(key).or_default() += 1;
+        if event.fields.contains_key(PARSE_ERROR_FIELD) {
+            *counts.parse_errors.entry(event.source.clone()).or_default() += 1;
+        }
+        if slow {
+            *counts.slow_sql.entry(event.module.clone()).or_default() += 1;
+        }
+    }
+
+    pub fn set_wal_bytes(&self, bytes: u64) {
+        self.wal_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn count_429(&self) {
+        self.http_429.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_ingest_bytes(&self, bytes: usize) {
+        self.http_ingest_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Events stored per module (for facets and tests).
+    pub fn events_by_module(&self) -> BTreeMap<String, u64> {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = BTreeMap::new();
+        for ((_, module, _), n) in &counts.events {
+            *out.entry(module.clone()).or_default() += n;
+        }
+        out
+    }
+
+    pub fn render(&self) -> String {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP sluice_events_total Events stored, by source, module and level.");
+        let _ = writeln!(out, "# TYPE sluice_events_total counter");
+        for ((source, module, level), n) in &counts.events {
+            let _ = writeln!(
+                out,
+                "sluice_events_total{{source=\"{}\",module=\"{}\",level=\"{level}\"}} {n}",
+                escape(source),
+                escape(module)
+            );
+        }
+        let _ = writeln!(out, "# HELP sluice_parse_errors_total Lines kept raw because they did not parse, by source.");
+        let _ = writeln!(out, "# TYPE sluice_parse_errors_total counter");
+        for (source, n) in &counts.parse_errors {
+            let _ = writeln!(out, "sluice_parse_errors_total{{source=\"{}\"}} {n}", escape(source));
+        }
+        let _ = writeln!(out, "# HELP sluice_slow_sql_total Statements over slow_sql_ms, by module.");
+        let _ = writeln!(out, "# TYPE sluice_slow_sql_total counter");
+        for (module, n) in &counts.slow_sql {
+            let _ = writeln!(out, "sluice_slow_sql_total{{module=\"{}\"}} {n}", escape(module));
+        }
+        let gauges = [
+            ("sluice_wal_bytes", "gauge", "Bytes in write-ahead log segments.", self.wal_bytes.load(Ordering::Relaxed)),
+            (
+                "sluice_http_throttled_total",
+                "counter",
+                "Ingest requests answered 429.",
+                self.http_429.load(Ordering::Relaxed),
+            ),
+            (
+                "sluice_http_ingest_bytes_total",
+                "counter",
+                "Decoded bytes received by HTTP ingest.",
+                self.http_ingest_bytes.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, kind, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+        out
+    }
+}
+
+fn escape(label: &str) -> String {
+    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

@@ -72,9 +72,9 @@ impl Archive {
         &self.manifest
     }
 
-    pub fn push(&mut self, event: &Event) {
+    pub fn push(&mut self, event: Event) {
         let day = event.timestamp.format("%Y-%m-%d").to_string();
-        self.buffer.entry((day, partition_value(&event.module))).or_default().push(event.clone());
+        self.buffer.entry((day, partition_value(&event.module))).or_default().push(event);
         self.buffered_rows += 1;
     }
 

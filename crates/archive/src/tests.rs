@@ -21,7 +21,7 @@ fn flush_writes_partitioned_sorted_files_and_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let mut archive = Archive::open(dir.path()).unwrap();
     for (secs, module) in [(30, "order"), (10, "order"), (20, "payment"), (90_000, "order")] {
-        archive.push(&event(secs, module));
+        archive.push(event(secs, module));
     }
     archive.flush(7).unwrap();
     let manifest = archive.manifest().clone();
@@ -46,7 +46,7 @@ fn flush_writes_partitioned_sorted_files_and_manifest() {
 fn files_missing_from_the_manifest_are_removed_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut archive = Archive::open(dir.path()).unwrap();
-    archive.push(&event(1, "order"));
+    archive.push(event(1, "order"));
     archive.flush(1).unwrap();
     let orphan = dir.path().join("dt=2025-11-20/module=order/part-00000000000000000002.parquet");
     fs::copy(dir.path().join("dt=2025-11-20/module=order/part-00000000000000000001.parquet"), &orphan).unwrap();

@@ -6,6 +6,7 @@ use tantivy::schema::{
     TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
+use tantivy::schema::OwnedValue;
 use tantivy::{Index, TantivyDocument};
 
 use crate::IndexError;
@@ -80,7 +81,8 @@ impl Fields {
         doc.add_text(self.host, &event.host);
         doc.add_text(self.message, &event.message);
         if !event.fields.is_empty() {
-            doc.add_field_value(self.fields, &tantivy::schema::OwnedValue::from(event.fields.clone()));
+            let object = event.fields.iter().map(|(k, v)| (k.clone(), owned_value(v))).collect();
+            doc.add_field_value(self.fields, &OwnedValue::Object(object));
         }
         let json = serde_json::to_string(event).unwrap_or_default();
         doc.add_text(self.source_json, json);
@@ -90,5 +92,26 @@ impl Fields {
     /// Names a query may use directly; any other `name:` refers to `fields.name`.
     pub(crate) fn is_top_level(name: &str) -> bool {
         matches!(name, "timestamp" | "module" | "source" | "level" | "host" | "message" | "fields")
+    }
+}
+
+/// Converts a JSON value for tantivy without first cloning the `serde_json` tree.
+fn owned_value(value: &serde_json::Value) -> OwnedValue {
+    use serde_json::Value;
+    match value {
+        Value::Null => OwnedValue::Null,
+        Value::Bool(b) => OwnedValue::Bool(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                OwnedValue::I64(i)
+            } else if let Some(u) = n.as_u64() {
+                OwnedValue::U64(u)
+            } else {
+                OwnedValue::F64(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        Value::String(s) => OwnedValue::Str(s.clone()),
+        Value::Array(items) => OwnedValue::Array(items.iter().map(owned_value).collect()),
+        Value::Object(map) => OwnedValue::Object(map.iter().map(|(k, v)| (k.clone(), owned_value(v))).collect()),
     }
 }

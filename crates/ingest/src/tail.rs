@@ -299,3 +299,153 @@ fn open_file(
         seen: true,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use chrono::DateTime;
+    use sluice_core::{Config, FormatName};
+    use sluice_parsers::ModuleRouter;
+
+    use super::*;
+    use crate::wal::{Wal, start_writer};
+
+    struct Harness {
+        _dir: tempfile::TempDir,
+        logs: PathBuf,
+        wal_dir: PathBuf,
+        received: Arc<Mutex<Vec<WalRecord>>>,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            let dir = tempfile::tempdir().unwrap();
+            let logs = dir.path().join("logs");
+            std::fs::create_dir_all(&logs).unwrap();
+            let wal_dir = dir.path().join("wal");
+            Harness { logs, wal_dir, received: Arc::default(), _dir: dir }
+        }
+
+        fn tailer(&self, format: FormatName, restored: Vec<FileCheckpoint>) -> Tailer {
+            let wal = Arc::new(Mutex::new(Wal::open(&self.wal_dir, 0).unwrap()));
+            let received = self.received.clone();
+            let (handle, _thread) = start_writer(wal, 8, move |_, record| {
+                received.lock().unwrap().push(record);
+                true
+            });
+            let source = SourceConfig {
+                path: Some(format!("{}/app*.log", self.logs.display())),
+                ..SourceConfig::adhoc("app", format)
+            };
+            let factory: ParserFactory = Arc::new(|source: &SourceConfig| {
+                Parser::for_source(&Config::default(), source, ModuleRouter::default(), "h", DateTime::UNIX_EPOCH).unwrap()
+            });
+            let options = TailOptions { poll: Duration::from_millis(1), idle_flush: Duration::from_millis(30) };
+            Tailer::new(vec![source], factory, handle, options, restored)
+        }
+
+        fn append(&self, name: &str, text: &str) {
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(self.logs.join(name)).unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+        }
+
+        fn messages(&self) -> Vec<String> {
+            self.received.lock().unwrap().iter().flat_map(|r| r.events.iter().map(|e| e.message.clone())).collect()
+        }
+
+        fn last_checkpoints(&self) -> Vec<FileCheckpoint> {
+            let mut latest: HashMap<String, FileCheckpoint> = HashMap::new();
+            for record in self.received.lock().unwrap().iter() {
+                for cp in &record.checkpoints {
+                    latest.insert(cp.key(), cp.clone());
+                }
+            }
+            latest.into_values().collect()
+        }
+    }
+
+    fn poll_for(tailer: &mut Tailer, rounds: usize) {
+        for _ in 0..rounds {
+            assert!(tailer.poll_once());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn partial_lines_wait_for_their_newline() {
+        let h = Harness::new();
+        let mut tailer = h.tailer(FormatName::Plain, vec![]);
+        h.append("app.log", "one\ntw");
+        poll_for(&mut tailer, 3);
+        assert_eq!(h.messages(), vec!["one"]);
+        h.append("app.log", "o\n");
+        poll_for(&mut tailer, 3);
+        assert_eq!(h.messages(), vec!["one", "two"]);
+    }
+
+    #[test]
+    fn rename_rotation_loses_and_duplicates_nothing() {
+        let h = Harness::new();
+        let mut tailer = h.tailer(FormatName::Plain, vec![]);
+        h.append("app.log", "a1\na2\n");
+        poll_for(&mut tailer, 2);
+        // logrotate's default: the old file is renamed (and may still get a last write),
+        // then a new file takes the name.
+        std::fs::rename(h.logs.join("app.log"), h.logs.join("app.log.1")).unwrap();
+        let mut old = std::fs::OpenOptions::new().append(true).open(h.logs.join("app.log.1")).unwrap();
+        old.write_all(b"a3\n").unwrap();
+        h.append("app.log", "b1\n");
+        poll_for(&mut tailer, 20);
+        let mut got = h.messages();
+        got.sort();
+        assert_eq!(got, vec!["a1", "a2", "a3", "b1"]);
+    }
+
+    #[test]
+    fn copytruncate_rereads_from_the_start() {
+        let h = Harness::new();
+        let mut tailer = h.tailer(FormatName::Plain, vec![]);
+        h.append("app.log", "before-1\nbefore-2\n");
+        poll_for(&mut tailer, 2);
+        std::fs::OpenOptions::new().write(true).open(h.logs.join("app.log")).unwrap().set_len(0).unwrap();
+        h.append("app.log", "after\n");
+        poll_for(&mut tailer, 3);
+        assert_eq!(h.messages(), vec!["before-1", "before-2", "after"]);
+    }
+
+    #[test]
+    fn restart_resumes_at_the_checkpoint_and_never_splits_a_stack_trace() {
+        let h = Harness::new();
+        let mut tailer = h.tailer(FormatName::Logback, vec![]);
+        h.append("app.log", "2026-11-20 10:00:00.000 [main] INFO a.B - first\n2026-11-20 10:00:01.000 [main] ERROR a.B - boom\n");
+        // Poll quickly: the second event is still open (a stack trace may follow).
+        assert!(tailer.poll_once());
+        assert_eq!(h.messages(), vec!["first"]);
+        let checkpoints = h.last_checkpoints();
+        drop(tailer);
+
+        h.append("app.log", "java.lang.IllegalStateException: x\n\tat a.B.c(B.java:1)\n");
+        let mut tailer = h.tailer(FormatName::Logback, checkpoints);
+        poll_for(&mut tailer, 3);
+        std::thread::sleep(Duration::from_millis(40));
+        poll_for(&mut tailer, 2);
+        assert_eq!(h.messages(), vec!["first", "boom\njava.lang.IllegalStateException: x\n\tat a.B.c(B.java:1)"]);
+    }
+
+    #[test]
+    fn a_reused_inode_is_not_mistaken_for_the_old_file() {
+        let h = Harness::new();
+        let mut tailer = h.tailer(FormatName::Plain, vec![]);
+        h.append("app.log", "old content line\n");
+        poll_for(&mut tailer, 2);
+        let mut checkpoints = h.last_checkpoints();
+        drop(tailer);
+        // Pretend the recorded file had different first bytes: a new file on a reused inode.
+        checkpoints[0].fingerprint ^= 1;
+        let mut tailer = h.tailer(FormatName::Plain, checkpoints);
+        poll_for(&mut tailer, 2);
+        assert_eq!(h.messages(), vec!["old content line", "old content line"]);
+    }
+}

@@ -289,7 +289,7 @@ fn finish(result: Result<Result<u64, String>, oneshot::error::RecvError>) -> Res
 pub fn start_writer(
     wal: Arc<Mutex<Wal>>,
     queue: usize,
-    mut forward: impl FnMut(u64, Arc<WalRecord>) -> bool + Send + 'static,
+    mut forward: impl FnMut(u64, WalRecord) -> bool + Send + 'static,
 ) -> (WalHandle, std::thread::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Submission>(queue);
     let thread = std::thread::Builder::new()
@@ -332,7 +332,7 @@ pub fn start_writer(
                 // asks for next is queued behind its record.
                 for (seq, submission) in written {
                     let Submission { record, done } = submission;
-                    let delivered = forward(seq, Arc::new(record));
+                    let delivered = forward(seq, record);
                     let _ = done.send(Ok(seq));
                     if !delivered {
                         return;

@@ -24,16 +24,57 @@ struct Counts {
     slow_sql: BTreeMap<String, u64>,
 }
 
-impl Metrics {
-    pub fn observe(&self, event: &Event, slow: bool) {
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (event.source.clone(), event.module.clone(), event.level.as_str().to_owned());
-        *counts.events.entry(key).or_default() += 1;
+/// Counts for one WAL record, gathered without locking and merged once.
+#[derive(Default)]
+pub struct BatchCounts {
+    events: BTreeMap<(String, String, String), u64>,
+    parse_errors: BTreeMap<String, u64>,
+    slow_sql: BTreeMap<String, u64>,
+    last_key: Option<(String, String, String)>,
+    last_count: u64,
+}
+
+impl BatchCounts {
+    pub fn observe(&mut self, event: &Event, slow: bool) {
+        // Runs of events from one source, module and level are the common case: count them
+        // without building a key per event.
+        let same = self.last_key.as_ref().is_some_and(|(s, m, l)| {
+            *s == event.source && *m == event.module && l == event.level.as_str()
+        });
+        if same {
+            self.last_count += 1;
+        } else {
+            self.close_run();
+            self.last_key = Some((event.source.clone(), event.module.clone(), event.level.as_str().to_owned()));
+            self.last_count = 1;
+        }
         if event.fields.contains_key(PARSE_ERROR_FIELD) {
-            *counts.parse_errors.entry(event.source.clone()).or_default() += 1;
+            *self.parse_errors.entry(event.source.clone()).or_default() += 1;
         }
         if slow {
-            *counts.slow_sql.entry(event.module.clone()).or_default() += 1;
+            *self.slow_sql.entry(event.module.clone()).or_default() += 1;
+        }
+    }
+
+    fn close_run(&mut self) {
+        if let Some(key) = self.last_key.take() {
+            *self.events.entry(key).or_default() += self.last_count;
+        }
+    }
+}
+
+impl Metrics {
+    pub fn merge(&self, mut batch: BatchCounts) {
+        batch.close_run();
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, n) in batch.events {
+            *counts.events.entry(key).or_default() += n;
+        }
+        for (source, n) in batch.parse_errors {
+            *counts.parse_errors.entry(source).or_default() += n;
+        }
+        for (module, n) in batch.slow_sql {
+            *counts.slow_sql.entry(module).or_default() += n;
         }
     }
 

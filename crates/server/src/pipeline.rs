@@ -50,7 +50,7 @@ impl Default for PipelineOptions {
         PipelineOptions {
             commit_interval: Duration::from_millis(500),
             archive_flush_interval: Duration::from_secs(60),
-            archive_flush_rows: 250_000,
+            archive_flush_rows: 100_000,
             index_heap_bytes: 128 << 20,
             queue: 64,
         }
@@ -58,7 +58,7 @@ impl Default for PipelineOptions {
 }
 
 enum SinkMessage {
-    Record(u64, Arc<WalRecord>),
+    Record(u64, WalRecord),
     /// Commit index and archive now; answer when durable.
     Flush(oneshot::Sender<Result<(), String>>),
     Shutdown,
@@ -235,7 +235,7 @@ impl Sink {
         let mut count = 0;
         let guard = wal.lock().unwrap_or_else(|p| p.into_inner());
         guard.replay(from, |seq, record| {
-            self.apply(seq, &record).map_err(|e| sluice_ingest::IngestError::BadBody(e.to_string()))?;
+            self.apply(seq, record).map_err(|e| sluice_ingest::IngestError::BadBody(e.to_string()))?;
             count += 1;
             Ok(())
         })?;
@@ -251,7 +251,7 @@ impl Sink {
             let wait = self.options.commit_interval.saturating_sub(self.last_commit.elapsed());
             match rx.recv_timeout(wait.max(Duration::from_millis(10))) {
                 Ok(SinkMessage::Record(seq, record)) => {
-                    if let Err(e) = self.apply(seq, &record) {
+                    if let Err(e) = self.apply(seq, record) {
                         error!(error = %e, seq, "failed to store events");
                     }
                 }
@@ -277,24 +277,25 @@ impl Sink {
         }
     }
 
-    fn apply(&mut self, seq: u64, record: &WalRecord) -> Result<(), PipelineError> {
+    fn apply(&mut self, seq: u64, record: WalRecord) -> Result<(), PipelineError> {
         let to_index = seq > self.index_seq;
         let to_archive = seq > self.archive.committed_seq();
-        for original in &record.events {
-            let mut event = original.clone();
+        let mut counts = crate::metrics::BatchCounts::default();
+        for mut event in record.events {
             let slow = self.marker.mark(&mut event);
             if to_index && let Some(writer) = &mut self.writer {
                 writer.add(&event)?;
             }
-            if to_archive {
-                self.archive.push(&event);
-            }
             self.errors.observe(&event);
-            self.metrics.observe(&event, slow);
+            counts.observe(&event, slow);
+            if to_archive {
+                self.archive.push(event);
+            }
         }
+        self.metrics.merge(counts);
         if seq > self.checkpoint_seq {
-            for checkpoint in &record.checkpoints {
-                self.checkpoints.insert(checkpoint.key(), checkpoint.clone());
+            for checkpoint in record.checkpoints {
+                self.checkpoints.insert(checkpoint.key(), checkpoint);
             }
         }
         self.last_seq = self.last_seq.max(seq);

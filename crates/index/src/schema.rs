@@ -1,12 +1,12 @@
 //! The index schema and the text analysis that suits logs.
 
 use sluice_core::Event;
+use tantivy::schema::OwnedValue;
 use tantivy::schema::{
     DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, JsonObjectOptions, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
-use tantivy::schema::OwnedValue;
 use tantivy::{Index, TantivyDocument};
 
 use crate::IndexError;

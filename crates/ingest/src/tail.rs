@@ -340,7 +340,8 @@ mod tests {
                 ..SourceConfig::adhoc("app", format)
             };
             let factory: ParserFactory = Arc::new(|source: &SourceConfig| {
-                Parser::for_source(&Config::default(), source, ModuleRouter::default(), "h", DateTime::UNIX_EPOCH).unwrap()
+                Parser::for_source(&Config::default(), source, ModuleRouter::default(), "h", DateTime::UNIX_EPOCH)
+                    .unwrap()
             });
             let options = TailOptions { poll: Duration::from_millis(1), idle_flush: Duration::from_millis(30) };
             Tailer::new(vec![source], factory, handle, options, restored)
@@ -419,7 +420,10 @@ mod tests {
     fn restart_resumes_at_the_checkpoint_and_never_splits_a_stack_trace() {
         let h = Harness::new();
         let mut tailer = h.tailer(FormatName::Logback, vec![]);
-        h.append("app.log", "2026-11-20 10:00:00.000 [main] INFO a.B - first\n2026-11-20 10:00:01.000 [main] ERROR a.B - boom\n");
+        h.append(
+            "app.log",
+            "2026-11-20 10:00:00.000 [main] INFO a.B - first\n2026-11-20 10:00:01.000 [main] ERROR a.B - boom\n",
+        );
         // Poll quickly: the second event is still open (a stack trace may follow).
         assert!(tailer.poll_once());
         assert_eq!(h.messages(), vec!["first"]);

@@ -38,9 +38,10 @@ impl BatchCounts {
     pub fn observe(&mut self, event: &Event, slow: bool) {
         // Runs of events from one source, module and level are the common case: count them
         // without building a key per event.
-        let same = self.last_key.as_ref().is_some_and(|(s, m, l)| {
-            *s == event.source && *m == event.module && l == event.level.as_str()
-        });
+        let same = self
+            .last_key
+            .as_ref()
+            .is_some_and(|(s, m, l)| *s == event.source && *m == event.module && l == event.level.as_str());
         if same {
             self.last_count += 1;
         } else {

@@ -25,9 +25,22 @@ struct Entry {
     saw_user_host: bool,
     saw_metrics: bool,
     db: Option<String>,
+    /// A `use db;` line names the database the statement ran in; it outranks `Schema:`.
+    db_from_use: bool,
     set_timestamp: Option<i64>,
     fields: Map<String, Value>,
+    /// The statement, as read: every line after the headers, each with its newline.
     query: String,
+    /// Whether the last statement line ended in `;`: only then does a `#` line start the
+    /// next entry (pt-query-digest splits entries on `;\n#`).
+    ended_with_semicolon: bool,
+    admin: bool,
+}
+
+impl Entry {
+    fn in_statement(&self) -> bool {
+        !self.query.is_empty()
+    }
 }
 
 pub(crate) struct SlowLogParser {
@@ -49,10 +62,10 @@ impl SlowLogParser {
     fn emit(&mut self, out: &mut Vec<Event>) {
         let Some(entry) = self.entry.take() else { return };
         let has_header = entry.saw_user_host || entry.saw_metrics || entry.time.is_some();
-        let query = entry.query.trim_end().to_owned();
-        if query.is_empty() && !has_header {
+        if entry.query.is_empty() && !has_header && entry.db.is_none() {
             return;
         }
+        let query = pt_trim(&entry.query);
         // pt-query-digest's order: `# Time`, else the previous entry's, else `SET timestamp`.
         let time = entry
             .time
@@ -63,10 +76,13 @@ impl SlowLogParser {
         if entry.db.is_some() {
             self.last_db.clone_from(&entry.db);
         }
-        let mut event = Event::new(time, query.clone());
+        let mut event = Event::new(time, query.trim_end().to_owned());
         event.fields = entry.fields;
         if let Some(db) = entry.db.or_else(|| self.last_db.clone()) {
             event.fields.insert("db".into(), Value::from(db));
+        }
+        if entry.admin {
+            event.fields.insert("command".into(), Value::from("admin"));
         }
         if query.is_empty() {
             event.fields.insert(PARSE_ERROR_FIELD.into(), Value::from("slow log entry without a statement"));
@@ -77,21 +93,32 @@ impl SlowLogParser {
         out.push(event);
     }
 
+    /// A header (`#`) line before the statement.
     fn header(&mut self, line: &str, offset: u64, out: &mut Vec<Event>) {
         let body = line[1..].trim_start();
         if let Some(time) = body.strip_prefix("Time:") {
-            if self.entry.as_ref().is_some_and(|e| !e.query.is_empty() || e.time.is_some() || e.saw_user_host) {
+            if self.entry.as_ref().is_some_and(|e| e.time.is_some() || e.saw_user_host || e.saw_metrics) {
                 self.emit(out);
             }
-            let time = time.trim();
+            let time = time.trim_start();
+            // Old servers append the User@Host header to the Time line.
+            let (time, user_host) = match time.split_once("# User@Host:") {
+                Some((t, rest)) => (t.trim_end(), Some(rest)),
+                None => (time.trim_end(), None),
+            };
             let parsed = timestamp::iso_prefix(time.as_bytes(), self.ctx.timezone)
                 .map(|(t, _)| t)
                 .or_else(|| timestamp::mysql_short(time, self.ctx.timezone));
-            self.entry(offset).time = parsed;
+            let entry = self.entry(offset);
+            entry.time = parsed;
+            if let Some(rest) = user_host {
+                entry.saw_user_host = true;
+                parse_user_host(rest, &mut entry.fields);
+            }
             return;
         }
         if let Some(rest) = body.strip_prefix("User@Host:") {
-            if self.entry.as_ref().is_some_and(|e| !e.query.is_empty() || e.saw_user_host) {
+            if self.entry.as_ref().is_some_and(|e| e.saw_user_host || e.saw_metrics) {
                 self.emit(out);
             }
             let entry = self.entry(offset);
@@ -99,18 +126,13 @@ impl SlowLogParser {
             parse_user_host(rest, &mut entry.fields);
             return;
         }
-        // A metrics line that follows a statement starts a new entry (files without
-        // `# Time` or `# User@Host`, as some versions log them).
-        if self.entry.as_ref().is_some_and(|e| !e.query.is_empty()) {
-            if body.starts_with("Query_time:") {
-                self.emit(out);
-            } else {
-                // A comment inside the statement text.
-                let entry = self.entry(offset);
-                entry.query.push_str(line);
-                entry.query.push('\n');
-                return;
-            }
+        if let Some(command) = body.strip_prefix("administrator command:") {
+            // `# administrator command: Quit;` is the entry's statement, not a header.
+            let entry = self.entry(offset);
+            entry.admin = true;
+            entry.query = format!("administrator command:{command}\n");
+            entry.ended_with_semicolon = command.ends_with(';');
+            return;
         }
         let entry = self.entry(offset);
         if body.starts_with("Query_time:") {
@@ -123,46 +145,51 @@ impl SlowLogParser {
 impl FormatParser for SlowLogParser {
     fn push_line(&mut self, line: &[u8], offset: u64, out: &mut Vec<Event>) {
         let text = String::from_utf8_lossy(line);
-        let trimmed = text.trim_end();
-        if trimmed.starts_with('#') && (trimmed.len() == 1 || trimmed.as_bytes()[1] == b' ') {
-            return self.header(trimmed, offset, out);
+        let starts_header = text.starts_with('#');
+        if let Some(entry) = &mut self.entry
+            && entry.in_statement()
+        {
+            if !(starts_header && entry.ended_with_semicolon) && !is_banner(&text) {
+                entry.query.push_str(&text);
+                entry.query.push('\n');
+                entry.ended_with_semicolon = text.ends_with(';');
+                return;
+            }
+            self.emit(out);
         }
-        if is_banner(trimmed) {
+        if starts_header {
+            return self.header(&text, offset, out);
+        }
+        if is_banner(&text) {
             self.emit(out);
             return;
         }
-        if self.entry.is_none() && trimmed.is_empty() {
+        if text.trim().is_empty() {
             return;
         }
-        let in_query = self.entry.as_ref().is_some_and(|e| !e.query.is_empty());
-        if !in_query {
-            if let Some(db) = use_statement(trimmed) {
-                let entry = self.entry(offset);
+        if let Some(db) = use_statement(&text) {
+            let entry = self.entry(offset);
+            if !entry.db_from_use {
                 entry.db = Some(db.to_owned());
-                // `use db;` alone is an entry's statement when nothing else follows.
-                entry.fields.insert("use_db".into(), Value::from(trimmed));
-                return;
+                entry.db_from_use = true;
             }
-            if let Some(ts) = set_timestamp(trimmed) {
+            return;
+        }
+        if let Some(setting) = text.strip_prefix("SET ")
+            && ["timestamp", "insert_id", "last_insert_id"].iter().any(|k| setting.starts_with(k))
+        {
+            if let Some(ts) = set_timestamp(&text) {
                 self.entry(offset).set_timestamp = Some(ts);
-                return;
             }
+            return;
         }
         let entry = self.entry(offset);
         entry.query.push_str(&text);
         entry.query.push('\n');
+        entry.ended_with_semicolon = text.ends_with(';');
     }
 
     fn flush(&mut self, out: &mut Vec<Event>) {
-        if let Some(entry) = &mut self.entry
-            && entry.query.is_empty()
-            && let Some(Value::String(use_db)) = entry.fields.remove("use_db")
-        {
-            entry.query = use_db;
-        }
-        if let Some(entry) = &mut self.entry {
-            entry.fields.remove("use_db");
-        }
         self.emit(out);
     }
 
@@ -171,16 +198,31 @@ impl FormatParser for SlowLogParser {
     }
 }
 
+/// pt-query-digest's `s/;\n#?\Z//`: drops the statement's final `;` and its newline
+/// (Perl's `\Z` also matches before a last newline, so `;\n\n` keeps one `\n`).
+fn pt_trim(query: &str) -> String {
+    if let Some(q) = query.strip_suffix(";\n") {
+        return q.to_owned();
+    }
+    if let Some(q) = query.strip_suffix(";\n\n") {
+        return format!("{q}\n");
+    }
+    query.to_owned()
+}
+
+/// The lines a server writes when it (re)opens its slow log.
 fn is_banner(line: &str) -> bool {
     (line.contains(", Version: ") && line.contains("started with:"))
         || line.starts_with("Tcp port:")
-        || (line.starts_with("Time ") && line.contains("Id Command"))
+        || line.starts_with("TCP Port:")
+        || (line.starts_with("Time") && line.contains("Id") && line.contains("Command") && line.contains("Argument"))
 }
 
+/// `use shop;` (case-sensitive, as the server writes it): the database up to the `;`.
 fn use_statement(line: &str) -> Option<&str> {
-    let rest = line.strip_prefix("use ").or_else(|| line.strip_prefix("USE "))?;
-    let db = rest.trim().trim_end_matches(';').trim().trim_matches('`');
-    (!db.is_empty() && !db.contains(' ')).then_some(db)
+    let rest = line.strip_prefix("use ")?;
+    let db = rest.split(';').next().unwrap_or("").trim_end().trim_matches('`');
+    (!db.is_empty()).then_some(db)
 }
 
 fn set_timestamp(line: &str) -> Option<i64> {
@@ -191,7 +233,12 @@ fn set_timestamp(line: &str) -> Option<i64> {
 /// ` shop[shop] @ app-1 [10.0.0.5]  Id:    42`
 fn parse_user_host(text: &str, fields: &mut Map<String, Value>) {
     let (who, rest) = text.split_once(" @ ").unwrap_or((text, ""));
-    let user = who.trim().split('[').next().unwrap_or("").trim();
+    // `shop[shop]` -> shop; replication threads log `[SQL_SLAVE]`, kept whole as pt-query-digest does.
+    let who = who.trim();
+    let user = match who.strip_prefix('[') {
+        Some(rest) => rest.find(']').map_or(who, |end| &who[..end + 2]),
+        None => who.split('[').next().unwrap_or("").trim(),
+    };
     if !user.is_empty() {
         fields.insert("user".into(), Value::from(user));
     }
@@ -204,6 +251,8 @@ fn parse_user_host(text: &str, fields: &mut Map<String, Value>) {
         Some((h, ip)) => (h.trim(), ip.trim_end_matches(']').trim()),
         None => (host_part, ""),
     };
+    // Servers with skip-name-resolve log `@  [10.0.0.5]`: the address is the host.
+    let host = if host.is_empty() { ip } else { host };
     if !host.is_empty() {
         fields.insert("client_host".into(), Value::from(host));
     }
@@ -232,7 +281,7 @@ fn parse_attributes(body: &str, entry: &mut Entry) {
                     entry.fields.insert(name.into(), Value::from(round3(secs * 1000.0)));
                 }
             }
-            "Schema" if !value.is_empty() => entry.db = Some(value.to_owned()),
+            "Schema" if !value.is_empty() && !entry.db_from_use => entry.db = Some(value.to_owned()),
             "Schema" => {}
             "Thread_id" | "Id" => {
                 if let Ok(id) = value.parse::<u64>() {
@@ -295,7 +344,8 @@ mod tests {
         );
         assert_eq!(events.len(), 2);
         let first = &events[0];
-        assert_eq!(first.message, "SELECT *\n  FROM orders\n WHERE id = 7;");
+        // As pt-query-digest reports it: without the final `;`.
+        assert_eq!(first.message, "SELECT *\n  FROM orders\n WHERE id = 7");
         assert_eq!(first.fields["query_time_ms"], 1234.567);
         assert_eq!(first.fields["lock_time_ms"], 0.1);
         assert_eq!(first.fields["rows_examined"], 100);
@@ -325,6 +375,36 @@ mod tests {
         assert_eq!(events[0].fields["qc_hit"], "No");
         assert_eq!(events[0].fields["thread_id"], 8);
         assert_eq!(events[0].timestamp.to_rfc3339(), "2019-03-24T16:03:00+00:00");
+    }
+
+    #[test]
+    fn old_formats_and_admin_commands() {
+        let events = parse(
+            "# Time: 071218 11:48:27 # User@Host: [SQL_SLAVE] @  []\n\
+             # Query_time: 0.000012  Lock_time: 0.000000  Rows_sent: 0  Rows_examined: 0\n\
+             BEGIN;\n\
+             # Time: 120315 18:01:58.479076\n\
+             # User@Host: app[app] @  [10.42.1.136]\n\
+             # Query_time: 0.001084  Lock_time: 0.000000  Rows_sent: 0  Rows_examined: 0\n\
+             use faidr3;\n\
+             # administrator command: Connect;\n\
+             # User@Host: app[app] @ web [10.0.0.1]\n\
+             # Query_time: 1  Lock_time: 0  Rows_sent: 0  Rows_examined: 0\n\
+             SELECT 1\n\
+             # not a header: the statement did not end in ;\n\
+             ;\n\n",
+        );
+        assert_eq!(events.len(), 3);
+        assert_eq!(events[0].fields["user"], "[SQL_SLAVE]");
+        assert_eq!(events[0].fields["query"], "BEGIN");
+        assert_eq!(events[0].timestamp.to_rfc3339(), "2007-12-18T11:48:27+00:00");
+        assert_eq!(events[1].fields["query"], "administrator command: Connect");
+        assert_eq!(events[1].fields["client_host"], "10.42.1.136");
+        assert_eq!(events[1].fields["db"], "faidr3");
+        assert_eq!(events[1].timestamp.to_rfc3339(), "2012-03-15T18:01:58.479076+00:00");
+        // Perl's `s/;\n#?\Z//` removes the last `;\n` and keeps the final newline.
+        assert_eq!(events[2].fields["query"], "SELECT 1\n# not a header: the statement did not end in ;\n\n");
+        assert_eq!(events[2].message, "SELECT 1\n# not a header: the statement did not end in ;");
     }
 
     #[test]

@@ -157,8 +157,12 @@ pub fn mysql_short(text: &str, tz: Tz) -> Option<DateTime<Utc>> {
     let mut parts = time.split(':');
     let h: u32 = parts.next()?.trim().parse().ok()?;
     let mi: u32 = parts.next()?.parse().ok()?;
-    let s: u32 = parts.next()?.parse().ok()?;
-    let naive = date_time(2000 + digits(b, 0, 2)?, digits(b, 2, 2)?, digits(b, 4, 2)?, h, mi, s, 0)?;
+    // Percona Server adds microseconds: `120315 18:01:58.479076`.
+    let seconds = parts.next()?;
+    let (whole, _) = seconds.split_once('.').unwrap_or((seconds, ""));
+    let s: u32 = whole.parse().ok()?;
+    let (nanos, _) = fraction(&seconds.as_bytes()[whole.len()..]);
+    let naive = date_time(2000 + digits(b, 0, 2)?, digits(b, 2, 2)?, digits(b, 4, 2)?, h, mi, s, nanos)?;
     local_to_utc(naive, tz)
 }
 

@@ -149,7 +149,8 @@ impl FormatParser for SlowLogParser {
         if let Some(entry) = &mut self.entry
             && entry.in_statement()
         {
-            if !(starts_header && entry.ended_with_semicolon) && !is_banner(&text) {
+            let entry_ends = (starts_header && entry.ended_with_semicolon) || is_banner(&text);
+            if !entry_ends {
                 entry.query.push_str(&text);
                 entry.query.push('\n');
                 entry.ended_with_semicolon = text.ends_with(';');

@@ -19,11 +19,15 @@ fn corpus() -> Option<PathBuf> {
     None
 }
 
+/// Reads `path`, or `path.gz` when only the compressed copy exists; `.gz` is inflated.
 fn read_maybe_gz(path: &Path) -> Vec<u8> {
-    let gz = path.with_file_name(format!("{}.gz", path.file_name().unwrap().to_string_lossy()));
-    let (file, compressed) = if path.exists() { (path.to_owned(), false) } else { (gz, true) };
+    let file = if path.exists() {
+        path.to_owned()
+    } else {
+        path.with_file_name(format!("{}.gz", path.file_name().unwrap().to_string_lossy()))
+    };
     let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    if !compressed && !file.extension().is_some_and(|e| e == "gz") {
+    if file.extension().is_none_or(|e| e != "gz") {
         return bytes;
     }
     let mut out = Vec::new();

@@ -7,6 +7,10 @@ use sluice_benches::{Budget, generate};
 use sluice_core::{Config, FormatName, SourceConfig};
 use sluice_parsers::{ModuleRouter, Parser};
 
+// The same allocator as the `sluice` binary, so figures match what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const INPUT_BYTES: u64 = 8 << 20;
 
 fn parsers(c: &mut Criterion) {

@@ -45,7 +45,7 @@ impl FormatParser for AutoParser {
 
 /// Guesses a line's format from its shape.
 pub fn sniff(line: &[u8], tz: chrono_tz::Tz) -> FormatName {
-    let text = String::from_utf8_lossy(line);
+    let text = crate::text::as_text(line);
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') {
         return FormatName::Json;

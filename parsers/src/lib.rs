@@ -32,6 +32,8 @@ pub const PARSE_ERROR_FIELD: &str = "parse_error";
 pub enum ParserError {
     #[error("invalid nginx log_format: {0}")]
     LogFormat(String),
+    #[error("invalid log_line_prefix: {0}")]
+    LogLinePrefix(String),
     #[error("invalid module rule `{name}`: {message}")]
     ModuleRule { name: String, message: String },
 }
@@ -150,7 +152,7 @@ pub fn build_format(source: &SourceConfig, ctx: ParseContext) -> Result<Box<dyn 
         },
         FormatName::Apache => Box::new(nginx::AccessParser::combined(ctx)),
         FormatName::MysqlSlow => Box::new(mysql_slow::SlowLogParser::new(ctx)),
-        FormatName::Postgres => Box::new(postgres::PostgresParser::new(ctx)),
+        FormatName::Postgres => Box::new(postgres::PostgresParser::new(ctx, source.log_line_prefix.as_deref())?),
         FormatName::Logback => Box::new(logback::LogbackParser::new(ctx)),
         FormatName::Json => Box::new(json::JsonParser::new(ctx)),
         FormatName::Syslog => Box::new(syslog::SyslogParser::new(ctx)),
@@ -164,7 +166,7 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 
 /// An event that keeps an unparseable line whole, marked with the reason.
 pub(crate) fn raw_event(line: &[u8], at: DateTime<Utc>, reason: &str) -> Event {
-    let mut event = Event::new(at, String::from_utf8_lossy(line).into_owned());
+    let mut event = Event::new(at, crate::text::to_text(line));
     event.level = text::sniff_level(&event.message).unwrap_or(sluice_core::Level::Info);
     event.fields.insert(PARSE_ERROR_FIELD.into(), serde_json::Value::from(reason));
     event

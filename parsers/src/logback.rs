@@ -48,7 +48,7 @@ impl LogbackParser {
 
 impl FormatParser for LogbackParser {
     fn push_line(&mut self, line: &[u8], offset: u64, out: &mut Vec<Event>) {
-        let text = String::from_utf8_lossy(line);
+        let text = crate::text::as_text(line);
         if let Some((at, used)) = header_time(line, self.ctx.timezone) {
             self.emit(out);
             self.last_time = Some(at);

@@ -144,7 +144,7 @@ impl SlowLogParser {
 
 impl FormatParser for SlowLogParser {
     fn push_line(&mut self, line: &[u8], offset: u64, out: &mut Vec<Event>) {
-        let text = String::from_utf8_lossy(line);
+        let text = crate::text::as_text(line);
         let starts_header = text.starts_with('#');
         if let Some(entry) = &mut self.entry
             && entry.in_statement()

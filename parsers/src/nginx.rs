@@ -13,10 +13,16 @@ use crate::{FormatParser, ParseContext, ParserError, raw_event};
 /// nginx's predefined `combined` format (also Apache's combined).
 pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 enum Item {
-    Literal(Vec<u8>),
+    /// The literal and a searcher for it, built once per format rather than per line.
+    Literal(Vec<u8>, Box<memmem::Finder<'static>>),
     Var(String),
+}
+
+fn literal_item(bytes: Vec<u8>) -> Item {
+    let finder = Box::new(memmem::Finder::new(&bytes).into_owned());
+    Item::Literal(bytes, finder)
 }
 
 /// A compiled nginx `log_format`.
@@ -55,7 +61,7 @@ impl LogFormat {
                 return Err(ParserError::LogFormat(format!("`$` without a variable name at byte {i}")));
             }
             if !literal.is_empty() {
-                items.push(Item::Literal(std::mem::take(&mut literal)));
+                items.push(literal_item(std::mem::take(&mut literal)));
             }
             if matches!(items.last(), Some(Item::Var(_))) {
                 return Err(ParserError::LogFormat(format!(
@@ -70,7 +76,7 @@ impl LogFormat {
             i = next;
         }
         if !literal.is_empty() {
-            items.push(Item::Literal(literal));
+            items.push(literal_item(literal));
         }
         if !items.iter().any(|i| matches!(i, Item::Var(_))) {
             return Err(ParserError::LogFormat("no `$variable` in the format".into()));
@@ -85,7 +91,7 @@ impl LogFormat {
         let mut pos = 0;
         for (idx, item) in self.items.iter().enumerate() {
             match item {
-                Item::Literal(lit) => {
+                Item::Literal(lit, _) => {
                     if !line[pos..].starts_with(lit) {
                         // A line may stop early after the optional tail (common vs combined).
                         return pos == line.len() && self.may_end_after.is_some_and(|e| idx > e);
@@ -95,13 +101,13 @@ impl LogFormat {
                 Item::Var(name) => {
                     let end = match self.items.get(idx + 1) {
                         None => line.len(),
-                        Some(Item::Literal(next)) => {
+                        Some(Item::Literal(next, finder)) => {
                             let is_last = idx + 2 == self.items.len();
                             let rest = &line[pos..];
                             let found = if is_last {
                                 rest.ends_with(next).then(|| rest.len() - next.len())
                             } else {
-                                memmem::find(rest, next)
+                                finder.find(rest)
                             };
                             match found {
                                 Some(n) => pos + n,
@@ -172,7 +178,7 @@ impl AccessParser {
             if value == b"-" || value.is_empty() {
                 return;
             }
-            let text = String::from_utf8_lossy(value);
+            let text = crate::text::as_text(value);
             match name {
                 "time_local" => {
                     time = timestamp::common_log(value);
@@ -197,7 +203,7 @@ impl AccessParser {
         }
         let at = time.or(self.last_time).unwrap_or(self.ctx.received_at);
         self.last_time = Some(at);
-        let mut event = Event::new(at, String::from_utf8_lossy(line).into_owned());
+        let mut event = Event::new(at, crate::text::to_text(line));
         event.level =
             fields.get("status").and_then(Value::as_u64).map_or(Level::Info, |s| Level::from_http_status(s as u16));
         event.fields = fields;

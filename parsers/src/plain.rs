@@ -26,7 +26,7 @@ impl FormatParser for PlainParser {
         let leading = timestamp::iso_prefix(line, self.ctx.timezone).map(|(t, _)| t);
         let at = leading.or(self.last_time).unwrap_or(self.ctx.received_at);
         self.last_time = Some(at);
-        let mut event = Event::new(at, String::from_utf8_lossy(line).into_owned());
+        let mut event = Event::new(at, crate::text::to_text(line));
         event.level = sniff_level(&event.message).unwrap_or(Level::Info);
         out.push(event);
     }

@@ -114,44 +114,57 @@ pub fn default_module(event: &Event) -> &'static str {
 /// The module of the first word in `text` that names one: `/api/pay/confirm` -> payment,
 /// `com.shop.order.OrderService` -> order, `inventory-svc` -> inventory.
 fn keyword_module(text: &str) -> Option<&'static str> {
-    words(text).find_map(|w| word_module(&w))
+    let mut found = None;
+    for_each_word(text.as_bytes(), |word| {
+        found = word_module(word);
+        found.is_none()
+    });
+    found
 }
 
-/// Splits on punctuation and camelCase humps, lowercased.
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_ascii_alphanumeric()).flat_map(|chunk| {
-        let mut parts = Vec::new();
-        let mut current = String::new();
-        let chars: Vec<char> = chunk.chars().collect();
-        for (i, &c) in chars.iter().enumerate() {
-            let hump = c.is_ascii_uppercase()
-                && i > 0
-                && (chars[i - 1].is_ascii_lowercase()
-                    || chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase()) && chars[i - 1].is_ascii_uppercase());
-            if hump && !current.is_empty() {
-                parts.push(std::mem::take(&mut current));
+/// Calls `visit` with each word: runs of ASCII letters and digits, split again at camelCase
+/// humps (`PayService` -> `Pay`, `Service`; `HTTPClient` -> `HTTP`, `Client`). Stops when
+/// `visit` returns false. Allocates nothing: routing runs once per event.
+fn for_each_word(bytes: &[u8], mut visit: impl FnMut(&[u8]) -> bool) {
+    for chunk in bytes.split(|b| !b.is_ascii_alphanumeric()).filter(|c| !c.is_empty()) {
+        let mut start = 0;
+        for i in 1..chunk.len() {
+            let hump = chunk[i].is_ascii_uppercase()
+                && (chunk[i - 1].is_ascii_lowercase()
+                    || (chunk[i - 1].is_ascii_uppercase() && chunk.get(i + 1).is_some_and(u8::is_ascii_lowercase)));
+            if hump {
+                if !visit(&chunk[start..i]) {
+                    return;
+                }
+                start = i;
             }
-            current.push(c.to_ascii_lowercase());
         }
-        if !current.is_empty() {
-            parts.push(current);
+        if !visit(&chunk[start..]) {
+            return;
         }
-        parts
-    })
+    }
 }
 
-fn word_module(word: &str) -> Option<&'static str> {
-    Some(match word {
-        "product" | "products" | "goods" | "item" | "items" | "sku" | "skus" | "spu" | "catalog" | "category"
-        | "categories" | "brand" | "brands" | "review" | "reviews" | "search" => "product",
-        "order" | "orders" | "cart" | "carts" | "checkout" | "trade" | "trades" => "order",
-        "pay" | "payment" | "payments" | "refund" | "refunds" | "billing" | "wallet" | "alipay" | "wxpay"
-        | "wechatpay" | "settlement" | "transaction" | "transactions" => "payment",
-        "inventory" | "inventories" | "stock" | "stocks" | "warehouse" | "warehouses" => "inventory",
-        "user" | "users" | "account" | "accounts" | "member" | "members" | "login" | "logout" | "auth" | "oauth"
-        | "customer" | "customers" | "passport" | "register" | "profile" | "profiles" => "user",
-        "logistics" | "shipping" | "shipment" | "shipments" | "delivery" | "deliveries" | "express" | "waybill"
-        | "waybills" | "freight" | "tracking" | "carrier" => "logistics",
+fn word_module(word: &[u8]) -> Option<&'static str> {
+    // No keyword is longer than 12 letters; lowercase into a stack buffer.
+    if word.len() > 12 {
+        return None;
+    }
+    let mut buf = [0u8; 12];
+    let lower = &mut buf[..word.len()];
+    lower.copy_from_slice(word);
+    lower.make_ascii_lowercase();
+    Some(match &*lower {
+        b"product" | b"products" | b"goods" | b"item" | b"items" | b"sku" | b"skus" | b"spu" | b"catalog"
+        | b"category" | b"categories" | b"brand" | b"brands" | b"review" | b"reviews" | b"search" => "product",
+        b"order" | b"orders" | b"cart" | b"carts" | b"checkout" | b"trade" | b"trades" => "order",
+        b"pay" | b"payment" | b"payments" | b"refund" | b"refunds" | b"billing" | b"wallet" | b"alipay" | b"wxpay"
+        | b"wechatpay" | b"settlement" | b"transaction" | b"transactions" => "payment",
+        b"inventory" | b"inventories" | b"stock" | b"stocks" | b"warehouse" | b"warehouses" => "inventory",
+        b"user" | b"users" | b"account" | b"accounts" | b"member" | b"members" | b"login" | b"logout" | b"auth"
+        | b"oauth" | b"customer" | b"customers" | b"passport" | b"register" | b"profile" | b"profiles" => "user",
+        b"logistics" | b"shipping" | b"shipment" | b"shipments" | b"delivery" | b"deliveries" | b"express"
+        | b"waybill" | b"waybills" | b"freight" | b"tracking" | b"carrier" => "logistics",
         _ => return None,
     })
 }
@@ -160,8 +173,8 @@ fn word_module(word: &str) -> Option<&'static str> {
 fn sql_module(sql: &str) -> Option<&'static str> {
     let mut tokens = sql.split(|c: char| c.is_whitespace() || c == '(' || c == ',' || c == ';');
     while let Some(token) = tokens.next() {
-        let keyword = token.to_ascii_lowercase();
-        if !matches!(keyword.as_str(), "from" | "join" | "into" | "update" | "table") {
+        let names_table = ["from", "join", "into", "update", "table"].iter().any(|k| token.eq_ignore_ascii_case(k));
+        if !names_table {
             continue;
         }
         let Some(table) = tokens.by_ref().find(|t| !t.is_empty()) else { break };
@@ -203,6 +216,18 @@ mod tests {
         for (fields, message, module) in cases {
             assert_eq!(default_module(&event(fields.clone(), message)), module, "{fields} {message}");
         }
+    }
+
+    #[test]
+    fn words_split_at_punctuation_and_humps() {
+        let mut words = Vec::new();
+        for_each_word(b"com.shop.HTTPClient/payService-v2", |w| {
+            words.push(String::from_utf8(w.to_vec()).unwrap());
+            true
+        });
+        assert_eq!(words, ["com", "shop", "HTTP", "Client", "pay", "Service", "v2"]);
+        assert_eq!(keyword_module("ShipmentTracker"), Some("logistics"));
+        assert_eq!(keyword_module("a-very-long-identifier-with-no-keyword"), None);
     }
 
     #[test]

@@ -29,7 +29,7 @@ impl SyslogParser {
                 .or_else(|| timestamp::iso_prefix(rest, self.ctx.timezone))?;
             (t, &rest[used..], false)
         };
-        let text = String::from_utf8_lossy(rest);
+        let text = crate::text::as_text(rest);
         let mut words = text.trim_start().splitn(2, ' ');
         let host = words.next()?.to_owned();
         let rest = words.next().unwrap_or("");

@@ -2,6 +2,23 @@
 
 use sluice_core::Level;
 
+/// Bytes as text: valid UTF-8 is copied as is (the common case, and much faster than
+/// lossy decoding); anything else gets U+FFFD for the bad bytes.
+pub(crate) fn to_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// Like [`to_text`] but borrowing when the bytes are valid UTF-8.
+pub(crate) fn as_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 /// The first level word in the first 120 bytes of a line (`ERROR`, `[warn]`, `level=info`).
 pub(crate) fn sniff_level(text: &str) -> Option<Level> {
     let head = &text.as_bytes()[..text.len().min(120)];

@@ -59,9 +59,58 @@ fn zone(b: &[u8]) -> Option<(i32, usize)> {
             let secs = hours * 3600 + minutes * 60;
             Some((if *sign == b'-' { -secs } else { secs }, len))
         }
-        b' ' if b.get(1..4) == Some(b"UTC") || b.get(1..4) == Some(b"GMT") => Some((0, 4)),
         _ => None,
     }
+}
+
+/// A zone abbreviation after a space (` UTC`, ` CET`, ` MSK`): its length, if it is one.
+fn abbreviation(b: &[u8]) -> Option<&str> {
+    if b.first() != Some(&b' ') {
+        return None;
+    }
+    let len = b[1..].iter().take_while(|c| c.is_ascii_uppercase()).count();
+    let ends = b.get(1 + len).is_none_or(|c| !c.is_ascii_alphanumeric());
+    ((2..=5).contains(&len) && ends).then(|| std::str::from_utf8(&b[1..1 + len]).unwrap_or(""))
+}
+
+/// Offsets of the zone abbreviations servers print (PostgreSQL's `%t`/`%m`), in seconds.
+/// Ambiguous ones (CST, IST) are read in the configured zone first, see [`abbreviated`].
+fn abbreviation_offset(name: &str) -> Option<i32> {
+    let hours = match name {
+        "UTC" | "GMT" | "UT" | "Z" | "WET" => 0.0,
+        "BST" | "CET" | "WEST" | "MET" => 1.0,
+        "CEST" | "EET" | "SAST" | "MEST" => 2.0,
+        "EEST" | "MSK" | "IDT" => 3.0,
+        "IST" => 5.5,
+        "ICT" | "WIB" => 7.0,
+        "CST" | "HKT" | "SGT" | "AWST" | "PHT" => 8.0,
+        "JST" | "KST" => 9.0,
+        "AEST" => 10.0,
+        "AEDT" => 11.0,
+        "NZST" => 12.0,
+        "NZDT" => 13.0,
+        "AST" | "EDT" => -4.0,
+        "EST" | "CDT" => -5.0,
+        "MDT" => -6.0,
+        "MST" | "PDT" => -7.0,
+        "PST" => -8.0,
+        "HST" => -10.0,
+        _ => return None,
+    };
+    Some((hours * 3600.0) as i32)
+}
+
+/// Resolves `naive` written with abbreviation `name`: the configured zone wins when it uses
+/// that abbreviation at that time (so CST means China in Asia/Shanghai), else the table.
+fn abbreviated(naive: NaiveDateTime, name: &str, tz: Tz) -> Option<DateTime<Utc>> {
+    use chrono::offset::Offset;
+    use chrono_tz::OffsetName;
+    if let Some(offset) = tz.offset_from_local_datetime(&naive).earliest()
+        && offset.abbreviation() == Some(name)
+    {
+        return offset_to_utc(naive, offset.fix().local_minus_utc());
+    }
+    offset_to_utc(naive, abbreviation_offset(name)?)
 }
 
 fn date_time(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, nanos: u32) -> Option<NaiveDateTime> {
@@ -86,6 +135,11 @@ pub fn iso_prefix(b: &[u8], tz: Tz) -> Option<(DateTime<Utc>, usize)> {
     if let Some((offset, zlen)) = zone(&b[used..]) {
         used += zlen;
         return Some((offset_to_utc(naive, offset)?, used));
+    }
+    if let Some(name) = abbreviation(&b[used..])
+        && let Some(t) = abbreviated(naive, name, tz)
+    {
+        return Some((t, used + 1 + name.len()));
     }
     Some((local_to_utc(naive, tz)?, used))
 }
@@ -203,6 +257,11 @@ mod tests {
         assert_eq!(iso("2026-11-20T14:00:00.5+08:00", utc).unwrap(), "2026-11-20T06:00:00.500+00:00 27");
         assert_eq!(iso("2026-11-20 14:00:00 UTC [1]", utc).unwrap(), "2026-11-20T14:00:00+00:00 23");
         assert!(iso("2026-13-20 14:00:00", utc).is_none());
+        // Zone abbreviations; a level word is not one.
+        assert_eq!(iso("2025-01-21 18:32:48.288 CET [77898]", utc).unwrap(), "2025-01-21T17:32:48.288+00:00 27");
+        assert_eq!(iso("2019-10-21 12:03:31 MSK x", utc).unwrap(), "2019-10-21T09:03:31+00:00 23");
+        assert_eq!(iso("2026-11-20 14:00:00 CST", chrono_tz::Asia::Shanghai).unwrap(), "2026-11-20T06:00:00+00:00 23");
+        assert_eq!(iso("2026-11-20 14:00:00 INFO x", utc).unwrap(), "2026-11-20T14:00:00+00:00 19");
         assert!(iso("hello world, not a time", utc).is_none());
     }
 

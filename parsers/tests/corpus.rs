@@ -27,6 +27,11 @@ fn read_maybe_gz(path: &Path) -> Vec<u8> {
         path.with_file_name(format!("{}.gz", path.file_name().unwrap().to_string_lossy()))
     };
     let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    if file.extension().is_some_and(|e| e == "bz2") {
+        let out =
+            std::process::Command::new("bzip2").arg("-dc").arg(&file).output().expect("bzip2 (Debian package bzip2)");
+        return out.stdout;
+    }
     if file.extension().is_none_or(|e| e != "gz") {
         return bytes;
     }
@@ -36,7 +41,10 @@ fn read_maybe_gz(path: &Path) -> Vec<u8> {
 }
 
 fn parse(format: FormatName, bytes: &[u8]) -> Vec<Event> {
-    let source = SourceConfig::adhoc("corpus", format);
+    parse_source(SourceConfig::adhoc("corpus", format), bytes)
+}
+
+fn parse_source(source: SourceConfig, bytes: &[u8]) -> Vec<Event> {
     let mut parser =
         Parser::for_source(&Config::default(), &source, ModuleRouter::default(), "h", DateTime::UNIX_EPOCH).unwrap();
     let mut events = Vec::new();
@@ -141,4 +149,98 @@ fn mysql_slow_logs_match_pt_query_digest() {
         mismatches.len(),
         mismatches.join("\n")
     );
+}
+
+/// pgBadger's "Number of queries" and "Total query duration" for every report in the corpus,
+/// against the statements with a duration that Sluice parses from the same fixture.
+#[test]
+fn postgres_logs_match_pgbadger_totals() {
+    let Some(corpus) = corpus() else { return };
+    let reports = corpus.join("peer-outputs/pgbadger-12.0");
+    // The log_line_prefix each fixture was written with, as pgBadger's tests pass it.
+    let prefixes =
+        [("light.postgres", "%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h "), ("pg-timezones", "%t:%h:%u@%d:[%p]:")];
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&reports).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(".txt") else { continue };
+        let report = std::fs::read_to_string(&path).unwrap();
+        let expected_count: usize = report_value(&report, "Number of queries:").replace(',', "").parse().unwrap();
+        let expected_ms = duration_ms(&report_value(&report, "Total query duration:"));
+        let input = match stem.strip_prefix("beats-") {
+            Some(rest) => corpus.join("beats-filebeat/filebeat/module/postgresql/log/test").join(format!("{rest}.log")),
+            None => {
+                let base = corpus.join("pgbadger/t/fixtures").join(format!("{stem}.log"));
+                let bz2 = base.with_extension("log.bz2");
+                if bz2.exists() { bz2 } else { base }
+            }
+        };
+        let mut source = SourceConfig::adhoc("pg", FormatName::Postgres);
+        // Both with the fixture's prefix, and with none (the built-in heuristics).
+        let configured = prefixes.iter().find(|(n, _)| *n == stem).map(|(_, p)| p.to_string());
+        for prefix in [configured.clone(), None].into_iter().collect::<std::collections::BTreeSet<_>>() {
+            source.log_line_prefix = prefix.clone();
+            let events = parse_source(source.clone(), &read_maybe_gz(&input));
+            // pgBadger folds the extended protocol's parse and bind steps into the execute that
+            // follows: they add to the total but are not queries of their own.
+            let timed: Vec<&Event> = events.iter().filter(|e| e.field_f64("query_time_ms").is_some()).collect();
+            let total: f64 = timed.iter().filter_map(|e| e.field_f64("query_time_ms")).sum();
+            let queries: Vec<&&Event> =
+                timed.iter().filter(|e| !matches!(e.field_str("statement_kind"), Some("parse" | "bind"))).collect();
+            let label = format!("{stem} (prefix {prefix:?})");
+            assert_eq!(queries.len(), expected_count, "{label}: statements with a duration");
+            assert!((total - expected_ms).abs() < 1.0, "{label}: total {total} ms, pgBadger {expected_ms} ms");
+            assert!(events.iter().all(|e| !e.fields.contains_key("parse_error")), "{label}: parse errors");
+            checked.push(label);
+        }
+    }
+    assert!(checked.len() >= 10, "{checked:?}");
+
+    // The syslog fixture, as `pgbadger --dbname pgbench -x text` (12.0) reports it:
+    // "Number of queries: 59,868", "Total query duration: 16s940ms".
+    let events = parse(FormatName::Postgres, &read_maybe_gz(&corpus.join("pgbadger/t/fixtures/pg-syslog.1.bz2")));
+    let pgbench: Vec<f64> = events
+        .iter()
+        .filter(|e| e.field_str("db") == Some("pgbench"))
+        .filter_map(|e| e.field_f64("query_time_ms"))
+        .collect();
+    assert_eq!(pgbench.len(), 59_868);
+    let total: f64 = pgbench.iter().sum();
+    assert!((total - 16_940.0).abs() < 1.0, "total {total} ms");
+    assert!(events.iter().all(|e| !e.fields.contains_key("parse_error")));
+    // Statements split over several syslog lines (`[7-2] #011FROM ...`) are joined, tabs restored.
+    let multi_line = events.iter().find(|e| e.message.contains("\tFROM pg_catalog.pg_database d")).unwrap();
+    assert!(multi_line.message.starts_with("SELECT d.datname as \"Name\""), "{}", multi_line.message);
+}
+
+fn report_value(report: &str, label: &str) -> String {
+    report.lines().find_map(|l| l.strip_prefix(label)).unwrap_or_else(|| panic!("no {label}")).trim().to_owned()
+}
+
+/// pgBadger's `8s654ms` / `9ms` / `1m2s` to milliseconds.
+fn duration_ms(text: &str) -> f64 {
+    let mut total = 0.0;
+    let mut number = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let value: f64 = number.parse().unwrap_or(0.0);
+        number.clear();
+        total += match c {
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                value
+            }
+            'm' => value * 60_000.0,
+            's' => value * 1000.0,
+            'h' => value * 3_600_000.0,
+            'd' => value * 86_400_000.0,
+            _ => 0.0,
+        };
+    }
+    total
 }

@@ -1,0 +1,133 @@
+//! The JSON shapes PostgreSQL logs arrive in: `log_destination = jsonlog` (PostgreSQL 15+),
+//! CloudNativePG's wrapper (`{"record": {...csvlog names...}}`) and Google Cloud SQL exports
+//! (`{"textPayload": "[pid]: [1-1] db=,user= LOG:  ...", "timestamp": ...}`).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::Message;
+use crate::{ParseContext, timestamp};
+
+pub(crate) enum JsonLine {
+    /// A whole message with its fields.
+    Record(Message),
+    /// A stderr-style line (Cloud SQL), with the time the wrapper gives.
+    Text { at: Option<DateTime<Utc>>, text: String },
+}
+
+pub(crate) fn parse(line: &str, ctx: &ParseContext) -> Option<JsonLine> {
+    let Value::Object(mut doc) = serde_json::from_str::<Value>(line).ok()? else { return None };
+    if let Some(Value::String(text)) = doc.remove("textPayload") {
+        let at = doc.get("timestamp").and_then(Value::as_str).and_then(|t| time(t, ctx));
+        return Some(JsonLine::Text { at, text });
+    }
+    if let Some(Value::Object(record)) = doc.remove("record") {
+        return record_message(record, ctx, &CNPG_NAMES).map(JsonLine::Record);
+    }
+    record_message(doc, ctx, &JSONLOG_NAMES).map(JsonLine::Record)
+}
+
+/// (name in the source, Sluice field name). `time`, `severity` and `message` are special.
+const JSONLOG_NAMES: [(&str, &str); 21] = [
+    ("timestamp", "time"),
+    ("error_severity", "severity"),
+    ("message", "message"),
+    ("user", "user"),
+    ("dbname", "db"),
+    ("pid", "pid"),
+    ("remote_host", "client_host"),
+    ("remote_port", "client_port"),
+    ("session_id", "session_id"),
+    ("line_num", "session_line"),
+    ("ps", "command_tag"),
+    ("vxid", "vxid"),
+    ("txid", "txid"),
+    ("state_code", "sqlstate"),
+    ("detail", "detail"),
+    ("hint", "hint"),
+    ("context", "context"),
+    ("statement", "statement"),
+    ("application_name", "application"),
+    ("backend_type", "backend_type"),
+    ("query_id", "query_id"),
+];
+
+const CNPG_NAMES: [(&str, &str); 18] = [
+    ("log_time", "time"),
+    ("error_severity", "severity"),
+    ("message", "message"),
+    ("user_name", "user"),
+    ("database_name", "db"),
+    ("process_id", "pid"),
+    ("connection_from", "client_host"),
+    ("session_id", "session_id"),
+    ("session_line_num", "session_line"),
+    ("command_tag", "command_tag"),
+    ("transaction_id", "txid"),
+    ("sql_state_code", "sqlstate"),
+    ("detail", "detail"),
+    ("hint", "hint"),
+    ("query", "statement"),
+    ("application_name", "application"),
+    ("backend_type", "backend_type"),
+    ("query_id", "query_id"),
+];
+
+fn record_message(mut record: Map<String, Value>, ctx: &ParseContext, names: &[(&str, &str)]) -> Option<Message> {
+    let mut message = Message { at: None, severity: String::new(), text: String::new(), fields: Map::new() };
+    for (source, target) in names {
+        let Some(value) = record.remove(*source) else { continue };
+        let text = match &value {
+            Value::String(s) => s.clone(),
+            Value::Null => continue,
+            other => other.to_string(),
+        };
+        match *target {
+            "time" => message.at = time(&text, ctx),
+            "severity" => message.severity = text,
+            "message" => message.text = text,
+            "pid" | "session_line" | "client_port" => {
+                let number = text.parse::<u64>().map_or(value, Value::from);
+                message.fields.insert((*target).into(), number);
+            }
+            _ if text.is_empty() || text == "[unknown]" => {}
+            _ => {
+                message.fields.insert((*target).into(), Value::from(text));
+            }
+        }
+    }
+    (!message.severity.is_empty()).then_some(message)
+}
+
+fn time(text: &str, ctx: &ParseContext) -> Option<DateTime<Utc>> {
+    timestamp::iso_prefix(text.as_bytes(), ctx.timezone).map(|(t, _)| t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ParseContext {
+        ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH }
+    }
+
+    #[test]
+    fn three_shapes() {
+        let jsonlog = r#"{"timestamp":"2026-11-20 14:00:00.123 UTC","user":"app","dbname":"shop","pid":42,"error_severity":"LOG","message":"duration: 612.3 ms  statement: SELECT 1","application_name":"api"}"#;
+        let Some(JsonLine::Record(m)) = parse(jsonlog, &ctx()) else { panic!() };
+        assert_eq!(
+            (m.severity.as_str(), m.fields["db"].as_str(), m.fields["pid"].as_u64()),
+            ("LOG", Some("shop"), Some(42))
+        );
+
+        let cnpg = r#"{"level":"info","ts":1669575482.09,"logger":"postgres","msg":"record","record":{"log_time":"2022-11-27 18:58:02.096 UTC","user_name":"postgres","database_name":"postgres","process_id":"600","error_severity":"LOG","message":"disconnection"}}"#;
+        let Some(JsonLine::Record(m)) = parse(cnpg, &ctx()) else { panic!() };
+        assert_eq!(m.fields["pid"], 600);
+        assert_eq!(m.at.unwrap().to_rfc3339(), "2022-11-27T18:58:02.096+00:00");
+
+        let cloudsql = r#"{"severity":"INFO","textPayload":"[24667]: [1-1] db=shop,user=app LOG:  connection received","timestamp":"2020-05-02T13:00:20.382318Z"}"#;
+        let Some(JsonLine::Text { at, text }) = parse(cloudsql, &ctx()) else { panic!() };
+        assert!(text.starts_with("[24667]") && at.is_some());
+        assert!(parse("{not json", &ctx()).is_none());
+    }
+}

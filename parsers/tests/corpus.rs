@@ -244,3 +244,50 @@ fn duration_ms(text: &str) -> f64 {
     }
     total
 }
+
+/// Every PostgreSQL fixture of pgBadger's (stderr, syslog, csvlog, jsonlog, CloudNativePG,
+/// Cloud SQL, Heroku) parses without a line kept raw, and the counts pgBadger 12.0 reports
+/// for them agree.
+#[test]
+fn postgres_fixtures_of_every_shape() {
+    let Some(corpus) = corpus() else { return };
+    let fixtures = corpus.join("pgbadger/t/fixtures");
+    let mut parsed = 0;
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("pgbouncer") {
+            continue; // pgbouncer's own log format, not PostgreSQL's
+        }
+        let events = parse(FormatName::Postgres, &read_maybe_gz(&path));
+        let raw: Vec<&str> = events
+            .iter()
+            .filter(|e| e.fields.contains_key("parse_error"))
+            .map(|e| e.message.as_str())
+            .take(3)
+            .collect();
+        assert!(raw.is_empty(), "{name}: lines kept raw: {raw:?}");
+        assert!(!events.is_empty(), "{name}: no events");
+        parsed += 1;
+    }
+    assert!(parsed >= 20, "{parsed}");
+
+    let count = |file: &str, user: &str, db: Option<&str>| {
+        parse(FormatName::Postgres, &read_maybe_gz(&fixtures.join(file)))
+            .iter()
+            .filter(|e| e.message.starts_with("connection authorized") && e.field_str("user") == Some(user))
+            .filter(|e| db.is_none_or(|d| e.field_str("db") == Some(d)))
+            .count()
+    };
+    // pgBadger 12.0, "Connections per user".
+    assert_eq!(count("cloudsql.log.gz", "cloudsqladmin", None), 396);
+    assert_eq!(count("cnpg.log.gz", "postgres", Some("postgres")), 378);
+
+    // A csvlog duration sticks to its own statement; a statement-only record has none.
+    let events = parse(FormatName::Postgres, &read_maybe_gz(&fixtures.join("csv_statement_without_duration.log")));
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].field_f64("query_time_ms"), Some(688_786.283));
+    assert!(events[0].field_str("query").unwrap().contains("slow_table"));
+    assert_eq!(events[1].field_f64("query_time_ms"), None);
+    assert_eq!(events[1].field_str("statement_kind"), Some("statement"));
+}

@@ -42,7 +42,12 @@ pub(crate) fn complete(record: &str) -> bool {
 
 /// Whether a line opens a csvlog record: a timestamp directly followed by a comma.
 pub(crate) fn starts_record(line: &str, ctx: &ParseContext) -> bool {
-    timestamp::iso_prefix(line.as_bytes(), ctx.timezone).is_some_and(|(_, used)| line[used..].starts_with(','))
+    // Some exporters quote every field, the timestamp too.
+    let (line, quote) = match line.strip_prefix('"') {
+        Some(rest) => (rest, "\","),
+        None => (line, ","),
+    };
+    timestamp::iso_prefix(line.as_bytes(), ctx.timezone).is_some_and(|(_, used)| line[used..].starts_with(quote))
 }
 
 /// Splits one CSV record, undoing `""` escapes.

@@ -13,6 +13,8 @@ pub(crate) enum JsonLine {
     Record(Message),
     /// A stderr-style line (Cloud SQL), with the time the wrapper gives.
     Text { at: Option<DateTime<Utc>>, text: String },
+    /// A JSON log record that is not PostgreSQL's (CloudNativePG's own operator logs).
+    Other(sluice_core::Event),
 }
 
 pub(crate) fn parse(line: &str, ctx: &ParseContext) -> Option<JsonLine> {
@@ -21,10 +23,16 @@ pub(crate) fn parse(line: &str, ctx: &ParseContext) -> Option<JsonLine> {
         let at = doc.get("timestamp").and_then(Value::as_str).and_then(|t| time(t, ctx));
         return Some(JsonLine::Text { at, text });
     }
-    if let Some(Value::Object(record)) = doc.remove("record") {
-        return record_message(record, ctx, &CNPG_NAMES).map(JsonLine::Record);
+    if let Some(Value::Object(record)) = doc.get("record") {
+        if let Some(message) = record_message(record.clone(), ctx, &CNPG_NAMES) {
+            return Some(JsonLine::Record(message));
+        }
+    } else if doc.contains_key("error_severity")
+        && let Some(message) = record_message(doc.clone(), ctx, &JSONLOG_NAMES)
+    {
+        return Some(JsonLine::Record(message));
     }
-    record_message(doc, ctx, &JSONLOG_NAMES).map(JsonLine::Record)
+    Some(JsonLine::Other(crate::json::from_object(doc, ctx, ctx.received_at)))
 }
 
 /// (name in the source, Sluice field name). `time`, `severity` and `message` are special.
@@ -129,5 +137,8 @@ mod tests {
         let Some(JsonLine::Text { at, text }) = parse(cloudsql, &ctx()) else { panic!() };
         assert!(text.starts_with("[24667]") && at.is_some());
         assert!(parse("{not json", &ctx()).is_none());
+        let operator = r#"{"level":"info","ts":1669575244.9,"logger":"wal-archive","msg":"Backup not configured"}"#;
+        let Some(JsonLine::Other(e)) = parse(operator, &ctx()) else { panic!() };
+        assert_eq!(e.message, "Backup not configured");
     }
 }

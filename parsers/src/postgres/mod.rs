@@ -140,6 +140,10 @@ impl FormatParser for PostgresParser {
             match json::parse(&text, &self.ctx) {
                 Some(JsonLine::Record(message)) => self.accept(message, offset, out),
                 Some(JsonLine::Text { at, text }) => self.wrapped_line(&text, at, offset, line, out),
+                Some(JsonLine::Other(event)) => {
+                    self.emit(out);
+                    out.push(event);
+                }
                 None => out.push(raw_event(
                     line,
                     self.last_time.unwrap_or(self.ctx.received_at),

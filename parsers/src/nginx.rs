@@ -13,6 +13,16 @@ use crate::{FormatParser, ParseContext, ParserError, raw_event};
 /// nginx's predefined `combined` format (also Apache's combined).
 pub const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
 
+/// The layouts tried when no `log_format` is configured, most common first: combined (and
+/// common, which it accepts), nginx's stock `main`, Apache's vhost_combined, and a proxy's
+/// X-Forwarded-For written before the address.
+const KNOWN_LAYOUTS: [&str; 4] = [
+    COMBINED,
+    r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for""#,
+    r#"$host $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#,
+    r#""$http_x_forwarded_for" $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#,
+];
+
 #[derive(Debug, Clone)]
 enum Item {
     /// The literal and a searcher for it, built once per format rather than per line.
@@ -102,17 +112,13 @@ impl LogFormat {
                     let end = match self.items.get(idx + 1) {
                         None => line.len(),
                         Some(Item::Literal(next, finder)) => {
-                            let is_last = idx + 2 == self.items.len();
                             let rest = &line[pos..];
-                            let found = if is_last {
-                                rest.ends_with(next).then(|| rest.len() - next.len())
-                            } else {
-                                finder.find(rest)
-                            };
-                            match found {
+                            match find_unescaped(rest, next, finder) {
                                 Some(n) => pos + n,
                                 // A line that ends early may be a shorter variant (common vs combined).
                                 None if self.may_end_after == Some(idx) => line.len(),
+                                // A line cut off before its final closing quote keeps what it has.
+                                None if idx + 2 == self.items.len() && next.as_slice() == b"\"" => line.len(),
                                 None => return false,
                             }
                         }
@@ -127,17 +133,28 @@ impl LogFormat {
     }
 }
 
+/// The first `literal` in `haystack` that is not a backslash-escaped quote (`\"` inside a
+/// quoted user agent, as Apache writes it).
+fn find_unescaped(haystack: &[u8], literal: &[u8], finder: &memmem::Finder<'_>) -> Option<usize> {
+    if literal.first() != Some(&b'"') {
+        return finder.find(haystack);
+    }
+    finder.find_iter(haystack).find(|&at| at == 0 || haystack[at - 1] != b'\\')
+}
+
 fn unwrap_directive(text: &str) -> String {
-    let body = match text.strip_prefix("log_format") {
+    let (body, directive) = match text.strip_prefix("log_format") {
         // `log_format name [escape=json] '...' '...';`
-        Some(rest) => rest.trim_start().split_once(char::is_whitespace).map_or("", |(_, r)| r),
-        None => text,
+        Some(rest) => (rest.trim_start().split_once(char::is_whitespace).map_or("", |(_, r)| r), true),
+        None => (text, false),
     };
     let body = body.trim().trim_end_matches(';').trim();
     let body = body
         .strip_prefix("escape=")
         .map_or(body, |r| r.split_once(char::is_whitespace).map_or("", |(_, rest)| rest.trim_start()));
-    if !body.starts_with(['\'', '"']) {
+    // A bare format may itself start with a double quote (`"$http_x_forwarded_for" ...`);
+    // only a directive, or single-quoted pieces as pasted from nginx.conf, are unwrapped.
+    if !(directive && body.starts_with(['\'', '"']) || body.starts_with('\'')) {
         return body.to_owned();
     }
     // Concatenate the quoted pieces, as nginx does.
@@ -155,59 +172,104 @@ fn unwrap_directive(text: &str) -> String {
 }
 
 pub(crate) struct AccessParser {
-    format: LogFormat,
+    /// Tried in order; the one that matched last moves to the front.
+    formats: Vec<LogFormat>,
     ctx: ParseContext,
     last_time: Option<DateTime<Utc>>,
 }
 
+/// What one line yielded while matching a format.
+#[derive(Default)]
+struct Matched {
+    fields: Map<String, Value>,
+    time: Option<DateTime<Utc>>,
+    bad_time: bool,
+}
+
 impl AccessParser {
     pub(crate) fn new(format: LogFormat, ctx: ParseContext) -> Self {
-        AccessParser { format, ctx, last_time: None }
+        AccessParser { formats: vec![format], ctx, last_time: None }
     }
 
+    /// The parser for access logs of unknown layout: every well-known layout.
     pub(crate) fn combined(ctx: ParseContext) -> Self {
-        let format = LogFormat::compile(COMBINED).expect("the combined format compiles");
-        AccessParser::new(format, ctx)
+        let formats = KNOWN_LAYOUTS.iter().map(|f| LogFormat::compile(f).expect("built-in layouts compile")).collect();
+        AccessParser { formats, ctx, last_time: None }
     }
 
     pub(crate) fn parse_line(&mut self, line: &[u8]) -> Event {
-        let mut fields = Map::new();
-        let mut time = None;
-        let mut bad_time = false;
-        let matched = self.format.parse(line, |name, value| {
+        let found = (0..self.formats.len()).find_map(|i| self.parse_with(i, line).map(|m| (i, m)));
+        let Some((index, matched)) = found else {
+            let at = self.last_time.unwrap_or(self.ctx.received_at);
+            return raw_event(line, at, "line does not match the log format");
+        };
+        if index > 0 {
+            self.formats.swap(0, index);
+        }
+        if matched.bad_time {
+            return raw_event(line, self.last_time.unwrap_or(self.ctx.received_at), "bad timestamp");
+        }
+        let at = matched.time.or(self.last_time).unwrap_or(self.ctx.received_at);
+        self.last_time = Some(at);
+        let mut event = Event::new(at, crate::text::to_text(line));
+        event.level = matched
+            .fields
+            .get("status")
+            .and_then(Value::as_u64)
+            .map_or(Level::Info, |s| Level::from_http_status(s as u16));
+        event.fields = matched.fields;
+        event
+    }
+
+    fn parse_with(&self, index: usize, line: &[u8]) -> Option<Matched> {
+        let mut m = Matched::default();
+        let whole = self.formats[index].parse(line, |name, value| {
             if value == b"-" || value.is_empty() {
                 return;
             }
             let text = crate::text::as_text(value);
             match name {
                 "time_local" => {
-                    time = timestamp::common_log(value);
-                    bad_time = time.is_none();
+                    m.time = timestamp::common_log(value);
+                    m.bad_time = m.time.is_none();
                 }
                 "time_iso8601" => {
-                    time = timestamp::iso_prefix(value, self.ctx.timezone).map(|(t, _)| t);
-                    bad_time = time.is_none();
+                    m.time = timestamp::iso_prefix(value, self.ctx.timezone).map(|(t, _)| t);
+                    m.bad_time = m.time.is_none();
                 }
                 "msec" => {
-                    time = timestamp::epoch_seconds(&text);
-                    bad_time = time.is_none();
+                    m.time = timestamp::epoch_seconds(&text);
+                    m.bad_time = m.time.is_none();
                 }
-                "request" => split_request(&text, &mut fields),
-                _ => map_variable(name, &text, &mut fields),
+                "request" => split_request(&text, &mut m.fields),
+                "remote_addr" => split_addresses(&text, &mut m.fields),
+                _ => map_variable(name, &text, &mut m.fields),
             }
         });
-        if !matched || bad_time {
-            let at = self.last_time.unwrap_or(self.ctx.received_at);
-            let reason = if matched { "bad timestamp" } else { "line does not match the log format" };
-            return raw_event(line, at, reason);
-        }
-        let at = time.or(self.last_time).unwrap_or(self.ctx.received_at);
-        self.last_time = Some(at);
-        let mut event = Event::new(at, crate::text::to_text(line));
-        event.level =
-            fields.get("status").and_then(Value::as_u64).map_or(Level::Info, |s| Level::from_http_status(s as u16));
-        event.fields = fields;
-        event
+        whole.then_some(m)
+    }
+}
+
+/// The address field as servers and proxies leave it: one address, a host name, a list
+/// (`10.0.0.2, 10.0.0.1, 127.0.0.1`) whose first entry is the original client, or
+/// Apache's vhost_combined `vhost1.example.com 123.123.123.123`.
+fn split_addresses(text: &str, fields: &mut Map<String, Value>) {
+    // `"10.5.102.222, 199.96.1.1" 10.2.1.185`: a proxy's quoted X-Forwarded-For first.
+    let unquoted = text.replace('"', " ");
+    let words: Vec<&str> = unquoted.split(' ').filter(|w| !w.is_empty()).collect();
+    let is_ip = |w: &str| w.trim_end_matches(',').parse::<std::net::IpAddr>().is_ok();
+    let (vhost, addresses) = match words.split_first() {
+        Some((first, rest)) if !rest.is_empty() && !is_ip(first) && !first.ends_with(',') => (Some(*first), rest),
+        _ => (None, &words[..]),
+    };
+    if let Some(vhost) = vhost {
+        fields.insert("vhost".into(), Value::from(vhost));
+    }
+    let Some(first) = addresses.first().map(|a| a.trim_end_matches(',')) else { return };
+    let key = if is_ip(first) { "client_ip" } else { "client_host" };
+    fields.insert(key.into(), Value::from(first));
+    if addresses.len() > 1 {
+        fields.insert("forwarded_for".into(), Value::from(addresses.join(" ")));
     }
 }
 
@@ -246,7 +308,6 @@ fn split_request(request: &str, fields: &mut Map<String, Value>) {
 
 fn map_variable(name: &str, text: &str, fields: &mut Map<String, Value>) {
     let (key, value) = match name {
-        "remote_addr" => ("client_ip", Value::from(text)),
         "remote_user" => ("user", Value::from(text)),
         "status" => match text.parse::<u64>() {
             Ok(n) => ("status", Value::from(n)),
@@ -334,6 +395,13 @@ mod tests {
         assert_eq!(e.fields["upstream_time_ms"], 610.0);
         assert_eq!(e.fields["request_id"], "ab12");
         assert_eq!(e.fields["user_agent"], "Mozilla/5.0 (X11)");
+    }
+
+    #[test]
+    fn truncated_user_agent_is_kept() {
+        let mut p = AccessParser::combined(ctx());
+        let e = p.parse_line(br#"1.2.3.4 - - [20/May/2015:12:05:17 +0000] "GET / HTTP/1.1" 200 235 "-" "Mozilla/5.0 (compatible; Googlebot/2.1"#);
+        assert_eq!(e.fields["user_agent"], "Mozilla/5.0 (compatible; Googlebot/2.1");
     }
 
     #[test]

@@ -291,3 +291,59 @@ fn postgres_fixtures_of_every_shape() {
     assert_eq!(events[1].field_f64("query_time_ms"), None);
     assert_eq!(events[1].field_str("statement_kind"), Some("statement"));
 }
+
+/// 10,000 real Apache lines (elastic's example set), against GoAccess 1.7's report of the
+/// same file; and every edge case of Filebeat's nginx/apache test logs.
+#[test]
+fn access_logs_match_goaccess_and_filebeat_cases() {
+    let Some(corpus) = corpus() else { return };
+    let events = parse(FormatName::Nginx, &read_maybe_gz(&corpus.join("elastic-examples/apache_logs/apache_logs")));
+    assert_eq!(events.len(), 10_000);
+    assert!(events.iter().all(|e| !e.fields.contains_key("parse_error")));
+    // GoAccess: "bandwidth": 2747282740 and the status-code panel.
+    let bytes: f64 = events.iter().filter_map(|e| e.field_f64("bytes")).sum();
+    assert_eq!(bytes as u64, 2_747_282_740);
+    let mut statuses = std::collections::BTreeMap::new();
+    for e in &events {
+        *statuses.entry(e.field_f64("status").unwrap() as u16).or_insert(0) += 1;
+    }
+    let goaccess = [(200, 9126), (206, 45), (301, 164), (304, 445), (403, 2), (404, 213), (416, 2), (500, 3)];
+    assert_eq!(statuses.into_iter().collect::<Vec<_>>(), goaccess);
+
+    let dir = corpus.join("beats-filebeat/filebeat/module");
+    let mut all = Vec::new();
+    for file in ["apache/access/test/test.log", "nginx/access/test/test.log", "nginx/access/test/access.log"] {
+        let events = parse(FormatName::Nginx, &read_maybe_gz(&dir.join(file)));
+        let raw: Vec<&str> =
+            events.iter().filter(|e| e.fields.contains_key("parse_error")).map(|e| e.message.as_str()).collect();
+        assert!(raw.is_empty(), "{file}: {raw:?}");
+        all.extend(events);
+    }
+    let find = |needle: &str| all.iter().find(|e| e.message.contains(needle)).unwrap_or_else(|| panic!("{needle}"));
+    // A list of addresses: the first is the original client.
+    let listed = find("10.0.0.2, 10.0.0.1, 127.0.0.1");
+    assert_eq!(listed.field_str("client_ip"), Some("10.0.0.2"));
+    assert_eq!(find("monitoring-server").field_str("client_host"), Some("monitoring-server"));
+    // Apache's vhost_combined, and a proxy's X-Forwarded-For before the address.
+    let vhost = find("vhost1.domaine.fr");
+    assert_eq!(
+        (vhost.field_str("vhost"), vhost.field_str("client_ip")),
+        (Some("vhost1.domaine.fr"), Some("123.123.123.123"))
+    );
+    // The original client is the first address of the chain; the chain is kept.
+    let proxied = find("Amazon CloudFront");
+    assert_eq!(proxied.field_str("client_ip"), Some("10.5.102.222"));
+    assert_eq!(proxied.field_str("forwarded_for"), Some("10.5.102.222, 199.96.1.1, 204.246.1.1 10.2.1.185"));
+    let ipv6 = find("2a03:0000:10ff:f00f");
+    assert_eq!(ipv6.field_str("client_ip"), Some("2a03:0000:10ff:f00f:0000:0000:0:8000"));
+    // nginx's `main` format: the trailing "$http_x_forwarded_for" is not part of the user agent.
+    let main = find("/stringpatch");
+    assert_eq!(
+        main.field_str("user_agent"),
+        Some("Mozilla/5.0 (Windows NT 6.1; rv:15.0) Gecko/20120716 Firefox/15.0a2")
+    );
+    // Requests that never got a request line.
+    assert_eq!(find("\"-\" 408").field_f64("status"), Some(408.0));
+    assert_eq!(find("\"\" 400").field_f64("status"), Some(400.0));
+    assert_eq!(find("::1 - - [26/Dec/2016:16:16:29 +0200]").field_str("client_ip"), Some("::1"));
+}

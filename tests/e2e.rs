@@ -190,6 +190,19 @@ fn bad_usage_and_config_exit_2_naming_the_problem() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("slow_sql"));
 
+    for (name, toml) in [
+        ("prefix.toml", "[[sources]]\nname = \"pg\"\nformat = \"postgres\"\nlog_line_prefix = \"%m %Z \"\n"),
+        ("pattern.toml", "[[sources]]\nname = \"app\"\nformat = \"logback\"\npattern = \"%thread %msg\"\n"),
+        ("nginx.toml", "[[sources]]\nname = \"web\"\nformat = \"nginx\"\nlog_format = \"no variables\"\n"),
+        ("rule.toml", "[[modules]]\nname = \"pay\"\nfield = \"path\"\nregex = \"(\"\n"),
+    ] {
+        std::fs::write(work.path().join(name), toml).unwrap();
+        let out = sluice().current_dir(work.path()).args(["search", "*", "--config", name]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("sources[0]") || stderr.contains("modules"), "{name}: {stderr}");
+    }
+
     let out = sluice().current_dir(work.path()).args(["search", "*", "--bogus"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 

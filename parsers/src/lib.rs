@@ -34,6 +34,8 @@ pub enum ParserError {
     LogFormat(String),
     #[error("invalid log_line_prefix: {0}")]
     LogLinePrefix(String),
+    #[error("invalid pattern: {0}")]
+    Pattern(String),
     #[error("invalid module rule `{name}`: {message}")]
     ModuleRule { name: String, message: String },
 }
@@ -142,6 +144,12 @@ impl Parser {
     }
 }
 
+/// Checks a source's format options (`log_format`, `pattern`, `log_line_prefix`) compile.
+pub fn validate_source(source: &SourceConfig) -> Result<(), ParserError> {
+    let ctx = ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH };
+    build_format(source, ctx).map(|_| ())
+}
+
 /// Builds the bare format parser a source asks for.
 pub fn build_format(source: &SourceConfig, ctx: ParseContext) -> Result<Box<dyn FormatParser>, ParserError> {
     Ok(match source.format {
@@ -153,7 +161,7 @@ pub fn build_format(source: &SourceConfig, ctx: ParseContext) -> Result<Box<dyn 
         FormatName::Apache => Box::new(nginx::AccessParser::combined(ctx)),
         FormatName::MysqlSlow => Box::new(mysql_slow::SlowLogParser::new(ctx)),
         FormatName::Postgres => Box::new(postgres::PostgresParser::new(ctx, source.log_line_prefix.as_deref())?),
-        FormatName::Logback => Box::new(logback::LogbackParser::new(ctx)),
+        FormatName::Logback => Box::new(logback::LogbackParser::new(ctx, source.pattern.as_deref())?),
         FormatName::Json => Box::new(json::JsonParser::new(ctx)),
         FormatName::Syslog => Box::new(syslog::SyslogParser::new(ctx)),
         FormatName::Plain => Box::new(plain::PlainParser::new(ctx)),

@@ -347,3 +347,37 @@ fn access_logs_match_goaccess_and_filebeat_cases() {
     assert_eq!(find("\"\" 400").field_f64("status"), Some(400.0));
     assert_eq!(find("::1 - - [26/Dec/2016:16:16:29 +0200]").field_str("client_ip"), Some("::1"));
 }
+
+/// Kafka's log4j logs (`[%d] %p %m (%c)%n`), with multi-line Java stack traces: one event per
+/// header line, every `at ...` and `Caused by:` line inside its event, none kept raw.
+#[test]
+fn java_logs_keep_stack_traces_whole() {
+    let Some(corpus) = corpus() else { return };
+    let dir = corpus.join("elastic-examples/kafka_logs");
+    let mut traces = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = read_maybe_gz(&path);
+        let headers = text.split(|b| *b == b'\n').filter(|l| l.starts_with(b"[20")).count();
+        for pattern in [Some("[%d] %p %m (%c)%n"), None] {
+            let mut source = SourceConfig::adhoc("kafka", FormatName::Logback);
+            source.pattern = pattern.map(str::to_owned);
+            let events = parse_source(source, &text);
+            let name = format!("{} with pattern {pattern:?}", path.display());
+            assert_eq!(events.len(), headers, "{name}");
+            assert!(events.iter().all(|e| !e.fields.contains_key("parse_error")), "{name}");
+            let with_trace: Vec<&Event> = events.iter().filter(|e| e.message.contains("\n\tat ")).collect();
+            assert!(with_trace.iter().all(|e| e.fields.contains_key("exception")), "{name}");
+            if pattern.is_some() {
+                assert!(
+                    events.iter().all(|e| e
+                        .field_str("logger")
+                        .is_some_and(|l| l.starts_with("kafka.") || l.starts_with("org."))),
+                    "{name}"
+                );
+                traces += with_trace.len();
+            }
+        }
+    }
+    assert!(traces > 0, "the Kafka logs hold stack traces");
+}

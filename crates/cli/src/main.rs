@@ -60,6 +60,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = load_config(cli.config.as_deref())?;
+    validate_parsers(&config)?;
     let data_dir = cli.data_dir.clone().unwrap_or_else(|| config.data_dir());
     match cli.command {
         Command::Serve(args) => serve::run(config, &data_dir, args),
@@ -77,6 +78,18 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
         return Config::load(default).context("loading ./sluice.toml");
     }
     Ok(Config::builtin())
+}
+
+/// Format options and routing rules compile before anything starts, so a typo is a usage
+/// error naming the key, not a surprise on the first line read.
+fn validate_parsers(config: &Config) -> Result<(), UsageError> {
+    for (i, source) in config.sources.iter().enumerate() {
+        sluice_parsers::validate_source(source)
+            .map_err(|e| UsageError(format!("invalid config: `sources[{i}]` ({}): {e}", source.name)))?;
+    }
+    sluice_parsers::ModuleRouter::new(&config.modules)
+        .map_err(|e| UsageError(format!("invalid config: `modules`: {e}")))?;
+    Ok(())
 }
 
 fn init_tracing() {

@@ -6,12 +6,15 @@
 //! common `%d [%thread] %-5level %logger - %msg` and Spring Boot 2/3's
 //! `%d %5p PID --- [app] [thread] logger : msg` alike.
 
+mod pattern;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sluice_core::{Event, Level};
 
 use crate::text::{exception_class, find_trace_id, sniff_level};
-use crate::{FormatParser, PARSE_ERROR_FIELD, ParseContext, timestamp};
+use crate::{FormatParser, PARSE_ERROR_FIELD, ParseContext, ParserError, timestamp};
+use pattern::Pattern;
 
 struct Pending {
     start: u64,
@@ -21,13 +24,31 @@ struct Pending {
 
 pub(crate) struct LogbackParser {
     ctx: ParseContext,
+    /// The configured layout; without one, headers are read by shape.
+    pattern: Option<Pattern>,
     pending: Option<Pending>,
     last_time: Option<DateTime<Utc>>,
 }
 
 impl LogbackParser {
-    pub(crate) fn new(ctx: ParseContext) -> Self {
-        LogbackParser { ctx, pending: None, last_time: None }
+    pub(crate) fn new(ctx: ParseContext, pattern: Option<&str>) -> Result<Self, ParserError> {
+        let pattern = pattern.map(Pattern::compile).transpose()?;
+        Ok(LogbackParser { ctx, pattern, pending: None, last_time: None })
+    }
+
+    /// A header line opens an event: by the configured pattern, or by shape.
+    fn header(&self, line: &[u8], text: &str) -> Option<Event> {
+        if let Some(pattern) = &self.pattern {
+            let h = pattern.parse(text, self.ctx.timezone, self.ctx.received_at)?;
+            let mut event = Event::new(h.at, h.message);
+            event.level = h.level;
+            event.fields = h.fields;
+            return Some(event);
+        }
+        let (at, used) = header_time(line, self.ctx.timezone)?;
+        let mut event = Event::new(at, String::new());
+        parse_header(text[used..].trim_start(), &mut event);
+        Some(event)
     }
 
     fn emit(&mut self, out: &mut Vec<Event>) {
@@ -49,11 +70,9 @@ impl LogbackParser {
 impl FormatParser for LogbackParser {
     fn push_line(&mut self, line: &[u8], offset: u64, out: &mut Vec<Event>) {
         let text = crate::text::as_text(line);
-        if let Some((at, used)) = header_time(line, self.ctx.timezone) {
+        if let Some(event) = self.header(line, &text) {
             self.emit(out);
-            self.last_time = Some(at);
-            let mut event = Event::new(at, String::new());
-            parse_header(text[used..].trim_start(), &mut event);
+            self.last_time = Some(event.timestamp);
             self.pending = Some(Pending { start: offset, event, lines: 1 });
             return;
         }
@@ -172,7 +191,7 @@ mod tests {
 
     fn parse(text: &str) -> Vec<Event> {
         let ctx = ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH };
-        let mut parser = LogbackParser::new(ctx);
+        let mut parser = LogbackParser::new(ctx, None).unwrap();
         let mut out = Vec::new();
         for (i, line) in text.lines().enumerate() {
             parser.push_line(line.as_bytes(), i as u64 * 100, &mut out);

@@ -106,10 +106,10 @@ impl Parser {
     pub fn parse_all(&mut self, text: &[u8], out: &mut Vec<Event>) {
         // A final newline ends the last line; it does not start an empty one.
         let text = text.strip_suffix(b"\n").unwrap_or(text);
-        let mut offset = 0u64;
-        for line in text.split(|&b| b == b'\n') {
-            self.push_line(line, offset, out);
-            offset += line.len() as u64 + 1;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len())) {
+            self.push_line(&text[start..end], start as u64, out);
+            start = end + 1;
         }
         self.flush(out);
     }

@@ -84,31 +84,37 @@ fn field_text(event: &Event, field: &str) -> Option<String> {
     }
 }
 
-/// The built-in routing, used when no configured rule matched.
+/// The built-in routing, used when no configured rule matched. In order of trust: a field
+/// naming the service, the URL path, the Java logger, the table a statement touches, the
+/// database. One pass over the fields: this runs for every event.
 pub fn default_module(event: &Event) -> &'static str {
-    for key in ["module", "service", "app", "service.name", "application", "logger_name"] {
-        if let Some(name) = event.field_str(key).and_then(keyword_module) {
-            return name;
+    let mut service = None;
+    let (mut path, mut logger, mut query, mut statement, mut db) = (None, None, None, None, None);
+    let mut timed = false;
+    for (key, value) in &event.fields {
+        let text = value.as_str();
+        match key.as_str() {
+            "module" | "service" | "app" | "service.name" | "application" | "logger_name" => {
+                if service.is_none() {
+                    service = text.and_then(keyword_module);
+                }
+            }
+            "path" => path = text,
+            "logger" => logger = text,
+            "query" => query = text,
+            "statement" => statement = text,
+            "db" => db = text,
+            "query_time_ms" => timed = true,
+            _ => {}
         }
     }
-    if let Some(name) = event.field_str("path").and_then(keyword_module) {
-        return name;
-    }
-    if let Some(name) = event.field_str("logger").and_then(keyword_module) {
-        return name;
-    }
-    // SQL: a slow-log statement, or the STATEMENT a database error quotes.
-    let sql = event
-        .field_str("query")
-        .or_else(|| event.field_str("statement"))
-        .or_else(|| event.fields.contains_key("query_time_ms").then_some(event.message.as_str()));
-    if let Some(name) = sql.and_then(sql_module) {
-        return name;
-    }
-    if let Some(name) = event.field_str("db").and_then(keyword_module) {
-        return name;
-    }
-    "other"
+    let sql = query.or(statement).or_else(|| timed.then_some(event.message.as_str()));
+    service
+        .or_else(|| path.and_then(keyword_module))
+        .or_else(|| logger.and_then(keyword_module))
+        .or_else(|| sql.and_then(sql_module))
+        .or_else(|| db.and_then(keyword_module))
+        .unwrap_or("other")
 }
 
 /// The module of the first word in `text` that names one: `/api/pay/confirm` -> payment,

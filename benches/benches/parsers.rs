@@ -3,6 +3,7 @@
 
 use chrono::DateTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sluice_benches::regex_baseline::RegexParsers;
 use sluice_benches::{Budget, generate};
 use sluice_core::{Config, FormatName, SourceConfig};
 use sluice_parsers::{ModuleRouter, Parser};
@@ -29,6 +30,14 @@ fn parsers(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(input.len() as u64));
         let config = Config::default();
         let source = SourceConfig::adhoc(name, format);
+        let baselines = RegexParsers::default();
+        group.bench_function(format!("{name}/regex-baseline"), |b| {
+            b.iter(|| {
+                let mut events = Vec::with_capacity(64 * 1024);
+                baselines.parse(name, &input, &mut events);
+                events.len()
+            })
+        });
         group.bench_function(name, |b| {
             b.iter(|| {
                 let mut parser = Parser::for_source(&config, &source, ModuleRouter::default(), "bench", start).unwrap();

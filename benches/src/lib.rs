@@ -6,6 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+pub mod regex_baseline;
 pub mod shop;
 
 use shop::{Rng, Shop};

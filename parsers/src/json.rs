@@ -47,20 +47,42 @@ impl FormatParser for JsonParser {
 
 /// Builds an event from a decoded JSON object (also used for HTTP-pushed documents).
 pub fn from_object(mut map: Map<String, Value>, ctx: &ParseContext, fallback: DateTime<Utc>) -> Event {
-    let time = take_first(&mut map, &TIME_KEYS).and_then(|v| time_value(&v, ctx));
-    let level = take_first(&mut map, &LEVEL_KEYS).and_then(|v| level_value(&v));
-    let message = match take_first(&mut map, &MESSAGE_KEYS) {
+    // One pass over the keys finds which well-known ones are present (probing every alias
+    // with a failed lookup costs more than parsing the line).
+    let mut found: [Option<(usize, String)>; 4] = Default::default();
+    for (key, value) in &map {
+        if let Some((role, rank)) = key_role(key, value)
+            && found[role].as_ref().is_none_or(|(best, _)| rank < *best)
+        {
+            found[role] = Some((rank, key.clone()));
+        }
+    }
+    let [time_key, level_key, message_key, host_key] = found;
+    let mut take = |hit: Option<(usize, String)>, aliases: &[&str]| {
+        hit.and_then(|(rank, key)| take_key(&mut map, &key, aliases[rank]))
+    };
+    let time = take(time_key, &TIME_KEYS).and_then(|v| time_value(&v, ctx));
+    let level = take(level_key, &LEVEL_KEYS).and_then(|v| level_value(&v));
+    let message = match take(message_key, &MESSAGE_KEYS) {
         Some(Value::String(s)) => s,
         Some(other) => other.to_string(),
         None => String::new(),
     };
-    let host = match take_first(&mut map, &HOST_KEYS) {
+    let host = match take(host_key, &HOST_KEYS) {
         Some(Value::String(s)) => s,
-        Some(Value::Object(mut h)) => match h.remove("name") {
-            Some(Value::String(s)) => s,
-            _ => String::new(),
-        },
-        _ => String::new(),
+        // ECS: {"host": {"name": "web-1", ...}}; the rest of the object stays a field.
+        Some(Value::Object(mut h)) => {
+            let name = match h.remove("name") {
+                Some(Value::String(s)) => s,
+                _ => String::new(),
+            };
+            if !h.is_empty() {
+                map.insert("host".into(), Value::Object(h));
+            }
+            name
+        }
+        Some(other) => other.to_string(),
+        None => String::new(),
     };
     for (alias, canonical) in [("traceId", "trace_id"), ("traceid", "trace_id"), ("spanId", "span_id")] {
         if !map.contains_key(canonical)
@@ -82,23 +104,54 @@ pub fn from_object(mut map: Map<String, Value>, ctx: &ParseContext, fallback: Da
     event
 }
 
-fn take_first(map: &mut Map<String, Value>, keys: &[&str]) -> Option<Value> {
-    for key in keys {
-        if let Some(v) = map.remove(*key) {
-            return Some(v);
-        }
-        // Dotted keys also match one level of nesting: {"log": {"level": "info"}}.
-        if let Some((outer, inner)) = key.split_once('.')
-            && let Some(Value::Object(nested)) = map.get_mut(outer)
-            && let Some(v) = nested.remove(inner)
-        {
+/// The role (time, level, message, host) a key plays and its rank among that role's
+/// aliases (lower wins), as indexes into the alias lists above.
+fn key_role(key: &str, value: &Value) -> Option<(usize, usize)> {
+    Some(match key {
+        "@timestamp" => (0, 0),
+        "timestamp" => (0, 1),
+        "time" => (0, 2),
+        "ts" => (0, 3),
+        "datetime" => (0, 4),
+        "date" => (0, 5),
+        "@t" => (0, 6),
+        "level" => (1, 0),
+        "severity" => (1, 1),
+        "lvl" => (1, 2),
+        // ECS nests the level: {"log": {"level": "info"}}; a plain "log" string is the message.
+        "log" if value.is_object() => (1, 3),
+        "log.level" => (1, 3),
+        "levelname" => (1, 4),
+        "loglevel" => (1, 5),
+        "severity_text" => (1, 6),
+        "@l" => (1, 7),
+        "message" => (2, 0),
+        "msg" => (2, 1),
+        "log" => (2, 2),
+        "text" => (2, 3),
+        "@m" => (2, 4),
+        "body" => (2, 5),
+        "host" => (3, 0),
+        "hostname" => (3, 1),
+        "host.name" => (3, 2),
+        _ => return None,
+    })
+}
+
+/// Removes `key` from `map`: the value itself for a plain alias, or the inner value of a
+/// dotted alias (`log.level` in `{"log": {"level": ...}}`), dropping an emptied parent.
+fn take_key(map: &mut Map<String, Value>, key: &str, alias: &str) -> Option<Value> {
+    match alias.split_once('.') {
+        Some((_, inner)) if alias != key => {
+            let Some(Value::Object(nested)) = map.get_mut(key) else { return None };
+            let value = nested.remove(inner)?;
             if nested.is_empty() {
-                map.remove(outer);
+                map.remove(key);
             }
-            return Some(v);
+            Some(value)
         }
+        _ => map.remove(key),
     }
-    None
 }
 
 fn time_value(value: &Value, ctx: &ParseContext) -> Option<DateTime<Utc>> {
@@ -159,6 +212,14 @@ mod tests {
         let e = parse(r#"{"log":{"level":"error"},"message":"ecs"}"#);
         assert_eq!(e.level, Level::Error);
         assert!(!e.fields.contains_key("log"));
+    }
+
+    #[test]
+    fn ecs_host_object() {
+        let e = parse(r#"{"message":"m","host":{"name":"web-1","ip":"10.0.0.1"},"log.level":"warn"}"#);
+        assert_eq!(e.host, "web-1");
+        assert_eq!(e.fields["host"]["ip"], "10.0.0.1");
+        assert_eq!(e.level, Level::Warn);
     }
 
     #[test]

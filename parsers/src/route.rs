@@ -94,10 +94,8 @@ pub fn default_module(event: &Event) -> &'static str {
     for (key, value) in &event.fields {
         let text = value.as_str();
         match key.as_str() {
-            "module" | "service" | "app" | "service.name" | "application" | "logger_name" => {
-                if service.is_none() {
-                    service = text.and_then(keyword_module);
-                }
+            "module" | "service" | "app" | "service.name" | "application" | "logger_name" if service.is_none() => {
+                service = text.and_then(keyword_module);
             }
             "path" => path = text,
             "logger" => logger = text,

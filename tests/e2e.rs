@@ -8,12 +8,16 @@ use std::time::Duration;
 use serde_json::Value;
 use support::*;
 
-const SAMPLES: [(&str, &str); 5] = [
+/// (built-in source name, sample file): every sample `serve` tails by default.
+const SAMPLES: [(&str, &str); 8] = [
     ("nginx", "nginx/access.log"),
     ("mysql", "mysql-slow/slow.log"),
     ("postgres", "postgres/postgresql.log"),
     ("app", "logback/app.log"),
     ("service", "json/service.log"),
+    ("apache", "apache/access.log"),
+    ("syslog", "syslog/messages.log"),
+    ("batch", "plain/app.log"),
 ];
 
 fn expected_events(sample: &str) -> Vec<Value> {
@@ -44,7 +48,9 @@ fn import_then_search_by_trace_id_and_read_parquet() {
     );
     let summary = String::from_utf8_lossy(&out.stderr);
     let total: usize = SAMPLES.iter().map(|(_, s)| expected_events(s).len()).sum();
-    assert!(summary.contains(&format!("imported {total} events from 5 file(s)")), "{summary}");
+    // One line of the syslog sample is deliberately not syslog: kept raw, and counted.
+    assert!(summary.contains(&format!("imported {total} events from 8 file(s)")), "{summary}");
+    assert!(summary.contains("(1 kept raw with parse_error)"), "{summary}");
 
     // The sample files matched the built-in sources by path, so they carry those names.
     let app_events = expected_events("logback/app.log");
@@ -73,8 +79,9 @@ fn import_then_search_by_trace_id_and_read_parquet() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), total.to_string());
     let out =
         run_ok(sluice().current_dir(work.path()).args(["search", "status:>=500", "--count", "--module", "payment"]));
-    let payment_5xx = expected_events("nginx/access.log")
+    let payment_5xx = SAMPLES
         .iter()
+        .flat_map(|(_, s)| expected_events(s))
         .filter(|e| e["module"] == "payment" && e["fields"]["status"].as_u64().is_some_and(|s| s >= 500))
         .count();
     assert!(payment_5xx > 0);

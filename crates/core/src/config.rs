@@ -177,6 +177,9 @@ impl Config {
                 sample("postgres", "postgres", FormatName::Postgres),
                 sample("app", "logback", FormatName::Logback),
                 sample("service", "json", FormatName::Json),
+                sample("apache", "apache", FormatName::Apache),
+                sample("syslog", "syslog", FormatName::Syslog),
+                sample("batch", "plain", FormatName::Plain),
             ],
             ..Config::default()
         }

@@ -2,7 +2,6 @@
 
 use sluice_core::{Event, FormatName};
 
-use crate::nginx::LogFormat;
 use crate::{FormatParser, ParseContext, timestamp};
 
 pub(crate) struct AutoParser {
@@ -48,7 +47,9 @@ pub fn sniff(line: &[u8], tz: chrono_tz::Tz) -> FormatName {
     let text = crate::text::as_text(line);
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') {
-        return FormatName::Json;
+        // PostgreSQL's jsonlog, CloudNativePG and Cloud SQL records have their own mapping.
+        let postgres = ["\"error_severity\"", "\"logger\":\"postgres\"", "cloudsql.googleapis.com"];
+        return if postgres.iter().any(|k| trimmed.contains(k)) { FormatName::Postgres } else { FormatName::Json };
     }
     if trimmed.starts_with("# Time:")
         || trimmed.starts_with("# User@Host:")
@@ -59,15 +60,20 @@ pub fn sniff(line: &[u8], tz: chrono_tz::Tz) -> FormatName {
     if trimmed.starts_with('<') || timestamp::syslog_bsd(line, tz, chrono::Utc::now()).is_some() {
         return FormatName::Syslog;
     }
-    if let Ok(combined) = LogFormat::compile(crate::COMBINED)
-        && combined.parse(line, |_, _| {})
-    {
+    if crate::nginx::matches_known_layout(line) {
         return FormatName::Nginx;
     }
-    if timestamp::iso_prefix(line, tz).is_some() {
+    let unquoted = line.strip_prefix(b"\"").unwrap_or(line);
+    if let Some((_, used)) = timestamp::iso_prefix(unquoted, tz) {
         let has_pg_severity =
             ["LOG:  ", "ERROR:  ", "FATAL:  ", "WARNING:  ", "STATEMENT:  "].iter().any(|s| text.contains(s));
-        return if has_pg_severity { FormatName::Postgres } else { FormatName::Logback };
+        // csvlog: a timestamp, then a comma.
+        let csvlog = unquoted.get(used..).is_some_and(|rest| rest.starts_with(b",") || rest.starts_with(b"\","));
+        return if has_pg_severity || csvlog { FormatName::Postgres } else { FormatName::Logback };
+    }
+    // log4j's `[%d] %p ...` (Kafka, ZooKeeper).
+    if line.first() == Some(&b'[') && timestamp::iso_prefix(&line[1..], tz).is_some() {
+        return FormatName::Logback;
     }
     FormatName::Plain
 }
@@ -87,6 +93,16 @@ mod tests {
             (r#"1.2.3.4 - - [20/Nov/2026:14:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "ua""#, FormatName::Nginx),
             ("2026-11-20 14:00:00.1 UTC [1] LOG:  duration: 1 ms", FormatName::Postgres),
             ("2026-11-20 14:00:00.100 [main] INFO a.B - hi", FormatName::Logback),
+            ("[2016-12-19 20:39:48,918] WARN fetch failed (kafka.server.ReplicaFetcherThread)", FormatName::Logback),
+            (
+                r#"2021-01-01 07:13:44.120 GMT,"u","db",7,"h:1",a.b,1,"SELECT",2021-01-01 07:00:00 GMT,4/1,0,LOG,00000,"m""#,
+                FormatName::Postgres,
+            ),
+            (r#"{"timestamp":"2026-11-20 14:00:00 UTC","error_severity":"LOG","message":"x"}"#, FormatName::Postgres),
+            (
+                "vhost1.example.com 10.0.0.1 - - [20/Nov/2026:14:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"",
+                FormatName::Nginx,
+            ),
             ("hello", FormatName::Plain),
         ];
         for (line, format) in cases {

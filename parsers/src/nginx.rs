@@ -171,6 +171,11 @@ fn unwrap_directive(text: &str) -> String {
     out
 }
 
+/// Whether a line is an access-log line in one of the well-known layouts (for `auto`).
+pub(crate) fn matches_known_layout(line: &[u8]) -> bool {
+    KNOWN_LAYOUTS.iter().filter_map(|f| LogFormat::compile(f).ok()).any(|f| f.parse(line, |_, _| {}))
+}
+
 pub(crate) struct AccessParser {
     /// Tried in order; the one that matched last moves to the front.
     formats: Vec<LogFormat>,

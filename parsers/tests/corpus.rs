@@ -381,3 +381,34 @@ fn java_logs_keep_stack_traces_whole() {
     }
     assert!(traces > 0, "the Kafka logs hold stack traces");
 }
+
+/// `--format auto` reads each kind of real log exactly as naming its format does.
+#[test]
+fn auto_detection_matches_the_named_format() {
+    let Some(corpus) = corpus() else { return };
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-logs");
+    let cases = [
+        (corpus.join("elastic-examples/apache_logs/apache_logs"), FormatName::Nginx),
+        (corpus.join("beats-filebeat/filebeat/module/nginx/access/test/test.log"), FormatName::Nginx),
+        (corpus.join("percona-toolkit/t/lib/samples/slowlogs/slow002.txt"), FormatName::MysqlSlow),
+        (
+            corpus.join("beats-filebeat/filebeat/module/mysql/slowlog/test/mysql-ubuntu-8.0.15.log"),
+            FormatName::MysqlSlow,
+        ),
+        (corpus.join("pgbadger/t/fixtures/light.postgres.log.bz2"), FormatName::Postgres),
+        (corpus.join("pgbadger/t/fixtures/weeknumber.log"), FormatName::Postgres),
+        (corpus.join("pgbadger/t/fixtures/cnpg.log.gz"), FormatName::Postgres),
+        (corpus.join("elastic-examples/kafka_logs/kafka0_server.log.2016-12-19-20"), FormatName::Logback),
+        (samples.join("logback/app.log"), FormatName::Logback),
+        (samples.join("json/service.log"), FormatName::Json),
+        (samples.join("syslog/messages.log"), FormatName::Syslog),
+        (samples.join("postgres/postgresql.log"), FormatName::Postgres),
+    ];
+    for (path, format) in cases {
+        let bytes = read_maybe_gz(&path);
+        let named: Vec<String> = parse(format, &bytes).into_iter().map(|e| e.message).collect();
+        let auto: Vec<String> = parse(FormatName::Auto, &bytes).into_iter().map(|e| e.message).collect();
+        assert_eq!(auto.len(), named.len(), "{}", path.display());
+        assert!(auto == named, "{}: auto-detected events differ from --format {format}", path.display());
+    }
+}

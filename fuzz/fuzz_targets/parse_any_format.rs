@@ -15,6 +15,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut events = Vec::new();
     parser.parse_all(body, &mut events);
-    let has_text = body.split(|b| *b == b'\n').any(|l| !l.iter().all(u8::is_ascii_whitespace));
+    // A line with anything visible on it must end up in some event, except the start-up
+    // banner a MySQL server writes into its slow log (skipped by design, as peers do).
+    let banner = |l: &str| {
+        matches!(format, FormatName::MysqlSlow | FormatName::Auto)
+            && (l.contains("started with:") || l.starts_with("Tcp port:") || l.starts_with("TCP Port:") || (l.starts_with("Time") && l.contains("Argument")))
+    };
+    let has_text = body.split(|b| *b == b'\n').any(|l| {
+        let line = String::from_utf8_lossy(l);
+        !line.trim().is_empty() && !banner(&line)
+    });
     assert!(!has_text || !events.is_empty(), "{format}: input dropped");
 });

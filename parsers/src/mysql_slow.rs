@@ -35,6 +35,8 @@ struct Entry {
     /// next entry (pt-query-digest splits entries on `;\n#`).
     ended_with_semicolon: bool,
     admin: bool,
+    /// `#` lines that are not headers this parser knows, kept for an entry that has nothing else.
+    unknown_headers: String,
 }
 
 impl Entry {
@@ -63,6 +65,18 @@ impl SlowLogParser {
         let Some(entry) = self.entry.take() else { return };
         let has_header = entry.saw_user_host || entry.saw_metrics || entry.time.is_some();
         if entry.query.is_empty() && !has_header && entry.db.is_none() {
+            // `#` lines outside any entry: noise, but never dropped silently.
+            if entry.unknown_headers.is_empty() && entry.fields.is_empty() {
+                return;
+            }
+            let at = self.last_time.unwrap_or(self.ctx.received_at);
+            let text = match entry.unknown_headers.trim_end() {
+                "" => Value::Object(entry.fields.clone()).to_string(),
+                text => text.to_owned(),
+            };
+            let mut event = crate::raw_event(text.as_bytes(), at, "slow log comment outside any entry");
+            event.fields.extend(entry.fields);
+            out.push(event);
             return;
         }
         let query = pt_trim(&entry.query);
@@ -138,7 +152,10 @@ impl SlowLogParser {
         if body.starts_with("Query_time:") {
             entry.saw_metrics = true;
         }
-        parse_attributes(body, entry);
+        if !parse_attributes(body, entry) {
+            entry.unknown_headers.push_str(line);
+            entry.unknown_headers.push('\n');
+        }
     }
 }
 
@@ -267,7 +284,9 @@ fn parse_user_host(text: &str, fields: &mut Map<String, Value>) {
 
 /// `Query_time: 1.2  Lock_time: 0.0 Rows_sent: 1  Rows_examined: 9` and the extra
 /// `Key: value` lines of Percona/MariaDB/`log_slow_extra`.
-fn parse_attributes(body: &str, entry: &mut Entry) {
+/// Returns whether the line stored anything (a `Key: value` attribute or the schema).
+fn parse_attributes(body: &str, entry: &mut Entry) -> bool {
+    let before = (entry.fields.len(), entry.db.clone());
     let mut tokens = body.split_whitespace().peekable();
     while let Some(token) = tokens.next() {
         let Some(key) = token.strip_suffix(':') else { continue };
@@ -301,6 +320,7 @@ fn parse_attributes(body: &str, entry: &mut Entry) {
             _ => {}
         }
     }
+    (entry.fields.len(), &entry.db) != (before.0, &before.1)
 }
 
 fn snake(key: &str) -> String {
@@ -406,6 +426,13 @@ mod tests {
         // Perl's `s/;\n#?\Z//` removes the last `;\n` and keeps the final newline.
         assert_eq!(events[2].fields["query"], "SELECT 1\n# not a header: the statement did not end in ;\n\n");
         assert_eq!(events[2].message, "SELECT 1\n# not a header: the statement did not end in ;");
+    }
+
+    #[test]
+    fn stray_comments_are_kept() {
+        let events = parse("#\n# just a note\n# Version: \n");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].fields["parse_error"], "slow log comment outside any entry");
     }
 
     #[test]

@@ -98,6 +98,22 @@ proptest! {
     }
 }
 
+/// Inputs cargo-fuzz found that once lost a line (see fuzz/README.md).
+#[test]
+fn fuzz_regressions() {
+    let cases: [(&[u8], FormatName); 3] = [
+        (b"#", FormatName::MysqlSlow),
+        (b"#]\0z, Version: ", FormatName::MysqlSlow),
+        (b"#\x01 \x04, Version: \r\r\xf3\r\r", FormatName::MysqlSlow),
+    ];
+    for (input, format) in cases {
+        let mut out = Vec::new();
+        parser(format).parse_all(input, &mut out);
+        assert_eq!(out.len(), 1, "{format}: {input:?}");
+        assert!(out[0].fields.contains_key("parse_error"), "{format}: {input:?}");
+    }
+}
+
 #[test]
 fn huge_line_is_one_event() {
     let line = vec![b'x'; 1 << 20];

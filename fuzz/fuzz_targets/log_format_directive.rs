@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
             FormatName::Logback => source.pattern = Some(option.to_owned()),
             _ => source.log_line_prefix = Some(option.to_owned()),
         }
-        let Ok(mut parser) = Parser::for_source(&Config::default(), &source, ModuleRouter::default(), "h", chrono::DateTime::UNIX_EPOCH) else {
+        let Ok(mut parser) =
+            Parser::for_source(&Config::default(), &source, ModuleRouter::default(), "h", chrono::DateTime::UNIX_EPOCH)
+        else {
             continue;
         };
         let mut events = Vec::new();

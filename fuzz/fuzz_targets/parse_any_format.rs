@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else { return };
     let format = FormatName::ALL[selector as usize % FormatName::ALL.len()];
     let source = SourceConfig::adhoc("fuzz", format);
-    let Ok(mut parser) = Parser::for_source(&Config::default(), &source, ModuleRouter::default(), "h", chrono::DateTime::UNIX_EPOCH) else {
+    let Ok(mut parser) =
+        Parser::for_source(&Config::default(), &source, ModuleRouter::default(), "h", chrono::DateTime::UNIX_EPOCH)
+    else {
         return;
     };
     let mut events = Vec::new();
@@ -19,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
     // banner a MySQL server writes into its slow log (skipped by design, as peers do).
     let banner = |l: &str| {
         matches!(format, FormatName::MysqlSlow | FormatName::Auto)
-            && (l.contains("started with:") || l.starts_with("Tcp port:") || l.starts_with("TCP Port:") || (l.starts_with("Time") && l.contains("Argument")))
+            && (l.contains("started with:")
+                || l.starts_with("Tcp port:")
+                || l.starts_with("TCP Port:")
+                || (l.starts_with("Time") && l.contains("Argument")))
     };
     let has_text = body.split(|b| *b == b'\n').any(|l| {
         let line = String::from_utf8_lossy(l);

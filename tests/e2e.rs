@@ -119,28 +119,8 @@ fn serve_tails_samples_appends_and_restarts_without_reingesting() {
         let expected = expected_events(sample);
         let body = server.search(&format!("source:{source}"), "&limit=10000");
         assert_eq!(body["total"].as_u64(), Some(expected.len() as u64), "{source}");
-        let mut got: Vec<(String, String, String)> = body["hits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                (
-                    e["message"].as_str().unwrap().to_owned(),
-                    e["module"].as_str().unwrap().to_owned(),
-                    e["level"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        let mut want: Vec<(String, String, String)> = expected
-            .iter()
-            .map(|e| {
-                (
-                    e["message"].as_str().unwrap().to_owned(),
-                    e["module"].as_str().unwrap().to_owned(),
-                    e["level"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
+        let mut got: Vec<_> = body["hits"].as_array().unwrap().iter().map(message_module_level).collect();
+        let mut want: Vec<_> = expected.iter().map(message_module_level).collect();
         got.sort();
         want.sort();
         let differing: Vec<_> = got.iter().zip(&want).filter(|(g, w)| g != w).take(3).collect();
@@ -224,6 +204,11 @@ fn bad_usage_and_config_exit_2_naming_the_problem() {
     let out = sluice().current_dir(work.path()).args(["search", "*"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing has been ingested"));
+}
+
+fn message_module_level(event: &Value) -> (String, String, String) {
+    let text = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
+    (text("message"), text("module"), text("level"))
 }
 
 fn append(path: &Path, text: &str) {

@@ -182,3 +182,23 @@ pub(crate) fn raw_event(line: &[u8], at: DateTime<Utc>, reason: &str) -> Event {
 
 #[cfg(test)]
 mod tests;
+
+/// Helpers for the format modules' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    pub(crate) fn ctx() -> ParseContext {
+        ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH }
+    }
+
+    /// Feeds `text` line by line (offsets are line numbers), then flushes.
+    pub(crate) fn run(parser: &mut dyn FormatParser, text: &str) -> Vec<Event> {
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            parser.push_line(line.as_bytes(), i as u64, &mut out);
+        }
+        parser.flush(&mut out);
+        out
+    }
+}

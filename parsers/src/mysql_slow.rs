@@ -336,14 +336,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Vec<Event> {
-        let ctx = ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH };
-        let mut parser = SlowLogParser::new(ctx);
-        let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            parser.push_line(line.as_bytes(), i as u64, &mut out);
-        }
-        parser.flush(&mut out);
-        out
+        crate::test_support::run(&mut SlowLogParser::new(crate::test_support::ctx()), text)
     }
 
     #[test]

@@ -361,9 +361,7 @@ fn seconds_to_ms(text: &str) -> Value {
 mod tests {
     use super::*;
 
-    fn ctx() -> ParseContext {
-        ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH }
-    }
+    use crate::test_support::ctx;
 
     #[test]
     fn combined_line() {

@@ -190,15 +190,23 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Vec<Event> {
-        let ctx = ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH };
-        let mut parser = LogbackParser::new(ctx, None).unwrap();
+        crate::test_support::run(&mut LogbackParser::new(crate::test_support::ctx(), None).unwrap(), text)
+    }
+
+    /// The last event stays open (a stack trace may follow) and its first line is where a
+    /// reader must resume.
+    #[test]
+    fn last_event_is_pending_from_its_header() {
+        let mut parser = LogbackParser::new(crate::test_support::ctx(), None).unwrap();
         let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            parser.push_line(line.as_bytes(), i as u64 * 100, &mut out);
-        }
-        assert_eq!(parser.pending_offset().is_some(), !text.trim().is_empty());
+        parser.push_line(b"2026-11-20 14:00:00.000 [main] INFO a.B - one", 0, &mut out);
+        parser.push_line(b"2026-11-20 14:00:01.000 [main] ERROR a.B - two", 50, &mut out);
+        parser.push_line(b"\tat a.B.c(B.java:1)", 100, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(parser.pending_offset(), Some(50));
         parser.flush(&mut out);
-        out
+        assert_eq!(parser.pending_offset(), None);
+        assert_eq!(out[1].message, "two\n\tat a.B.c(B.java:1)");
     }
 
     #[test]

@@ -115,9 +115,7 @@ fn time(text: &str, ctx: &ParseContext) -> Option<DateTime<Utc>> {
 mod tests {
     use super::*;
 
-    fn ctx() -> ParseContext {
-        ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH }
-    }
+    use crate::test_support::ctx;
 
     #[test]
     fn three_shapes() {

@@ -347,14 +347,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Vec<Event> {
-        let ctx = ParseContext { timezone: chrono_tz::Tz::UTC, received_at: DateTime::UNIX_EPOCH };
-        let mut parser = PostgresParser::new(ctx, None).unwrap();
-        let mut out = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            parser.push_line(line.as_bytes(), i as u64, &mut out);
-        }
-        parser.flush(&mut out);
-        out
+        crate::test_support::run(&mut PostgresParser::new(crate::test_support::ctx(), None).unwrap(), text)
     }
 
     #[test]

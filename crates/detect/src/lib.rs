@@ -2,6 +2,8 @@
 //! `slow:true` is searchable), and errors are counted per module per minute for the
 //! error-burst detector and `/metrics`.
 
+pub mod fingerprint;
+
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};

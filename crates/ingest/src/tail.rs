@@ -26,6 +26,9 @@ const FINGERPRINT_BYTES: usize = 1024;
 const READ_CHUNK: usize = 1 << 20;
 /// Hand a batch to the WAL once it holds this many events, to bound memory.
 const MAX_BATCH_EVENTS: usize = 4096;
+/// A "line" longer than this (a file with no newlines) is cut here and ingested in pieces,
+/// so memory stays bounded whatever the file holds.
+const MAX_LINE_BYTES: usize = 4 << 20;
 
 pub type ParserFactory = Arc<dyn Fn(&SourceConfig) -> Parser + Send + Sync>;
 
@@ -233,17 +236,18 @@ impl Tailer {
 
 fn split_lines(file: &mut TailedFile, events: &mut Vec<sluice_core::Event>) {
     let mut start = 0;
-    while let Some(pos) = memchr_newline(&file.partial[start..]) {
-        let line = &file.partial[start..start + pos];
-        file.parser.push_line(line, file.partial_start + start as u64, events);
-        start += pos + 1;
+    loop {
+        let rest = &file.partial[start..];
+        let (len, skip) = match memchr::memchr(b'\n', rest) {
+            Some(pos) if pos <= MAX_LINE_BYTES => (pos, 1),
+            _ if rest.len() > MAX_LINE_BYTES => (MAX_LINE_BYTES, 0),
+            _ => break,
+        };
+        file.parser.push_line(&rest[..len], file.partial_start + start as u64, events);
+        start += len + skip;
     }
     file.partial.drain(..start);
     file.partial_start += start as u64;
-}
-
-fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
 }
 
 fn submit(wal: &WalHandle, file: &mut TailedFile, events: Vec<sluice_core::Event>, offset: u64) -> bool {
@@ -384,6 +388,20 @@ mod tests {
         h.append("app.log", "o\n");
         poll_for(&mut tailer, 3);
         assert_eq!(h.messages(), vec!["one", "two"]);
+    }
+
+    #[test]
+    fn a_file_without_newlines_is_cut_into_bounded_pieces() {
+        let h = Harness::new();
+        let mut tailer = h.tailer(FormatName::Plain, vec![]);
+        let blob = "x".repeat(MAX_LINE_BYTES * 2 + 10);
+        h.append("app.log", &blob);
+        poll_for(&mut tailer, 3);
+        let sizes: Vec<usize> = h.messages().iter().map(String::len).collect();
+        assert_eq!(sizes, vec![MAX_LINE_BYTES, MAX_LINE_BYTES]);
+        h.append("app.log", "\n");
+        poll_for(&mut tailer, 2);
+        assert_eq!(h.messages().iter().map(String::len).sum::<usize>(), blob.len());
     }
 
     #[test]

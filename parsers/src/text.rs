@@ -36,21 +36,19 @@ pub(crate) fn sniff_level(text: &str) -> Option<Level> {
 /// Trace ids as Java and Go services print them: `traceId=abc`, `trace_id: abc`,
 /// `"traceid":"abc"`, `X-B3-TraceId=abc`. Returns the id.
 pub(crate) fn find_trace_id(text: &str) -> Option<&str> {
-    let lower = text.to_ascii_lowercase();
-    for at in memchr::memmem::find_iter(lower.as_bytes(), b"trace") {
-        // Lowercasing ASCII keeps byte offsets, so positions in `lower` index `text`.
-        let rest = &lower[at + 5..];
-        let Some(after_name) =
-            rest.strip_prefix("_id").or_else(|| rest.strip_prefix("id")).map(|r| r.trim_start_matches(['"', '\'']))
-        else {
-            continue;
-        };
-        let Some(value) = after_name.strip_prefix(['=', ':']) else {
-            continue;
-        };
+    let bytes = text.as_bytes();
+    // Runs once per event over whole stack traces: compare in place, copy nothing.
+    let starts = bytes.windows(5).enumerate().filter(|(_, w)| w.eq_ignore_ascii_case(b"trace")).map(|(i, _)| i);
+    for at in starts {
+        let rest = &text[at + 5..];
+        let after_name = ["_id", "id"]
+            .iter()
+            .find(|suffix| {
+                rest.len() >= suffix.len() && rest.as_bytes()[..suffix.len()].eq_ignore_ascii_case(suffix.as_bytes())
+            })
+            .map(|suffix| rest[suffix.len()..].trim_start_matches(['"', '\'']));
+        let Some(value) = after_name.and_then(|r| r.strip_prefix(['=', ':'])) else { continue };
         let value = value.trim_start_matches([' ', '"', '\'']);
-        let start = text.len() - value.len();
-        let value = &text[start..];
         let end = value.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).unwrap_or(value.len());
         if end >= 6 {
             return Some(&value[..end]);

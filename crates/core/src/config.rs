@@ -252,18 +252,6 @@ impl Config {
     pub fn source(&self, name: &str) -> Option<&SourceConfig> {
         self.sources.iter().find(|s| s.name == name)
     }
-
-    /// Every module name events may carry: the built-ins plus those rules add.
-    pub fn module_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = crate::BUILTIN_MODULES.iter().map(|m| m.to_string()).collect();
-        let extra = self.modules.iter().map(|r| &r.name).chain(self.sources.iter().filter_map(|s| s.module.as_ref()));
-        for name in extra {
-            if !names.contains(name) {
-                names.push(name.clone());
-            }
-        }
-        names
-    }
 }
 
 pub fn parse_timezone(name: &str) -> Result<Tz, CoreError> {

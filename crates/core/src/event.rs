@@ -93,8 +93,6 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 6] = [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Fatal];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Trace => "trace",

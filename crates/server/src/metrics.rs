@@ -91,16 +91,6 @@ impl Metrics {
         self.http_ingest_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    /// Events stored per module (for facets and tests).
-    pub fn events_by_module(&self) -> BTreeMap<String, u64> {
-        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out = BTreeMap::new();
-        for ((_, module, _), n) in &counts.events {
-            *out.entry(module.clone()).or_default() += n;
-        }
-        out
-    }
-
     pub fn render(&self) -> String {
         let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! producers (tailer, HTTP, import) --WalHandle--> WAL writer (group commit, fsync)
-//!     --bounded channel--> sink thread: mark slow SQL -> tantivy + Parquet buffer + error counts
+//!     --bounded channel--> sink thread: mark slow SQL -> tantivy + Parquet buffer + /metrics counts
 //! ```
 //! The sink commits the index every `commit_interval` (NRT search) and flushes the archive
 //! less often; each records the WAL sequence number it covers. On start, the WAL is
@@ -22,7 +22,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sluice_archive::Archive;
 use sluice_core::{Config, SourceConfig};
-use sluice_detect::{ErrorCounter, SlowSqlMarker};
+use sluice_detect::SlowSqlMarker;
 use sluice_index::{EventIndex, EventWriter};
 use sluice_ingest::wal::{self, Wal, WalHandle};
 use sluice_ingest::{FileCheckpoint, WalRecord};
@@ -109,7 +109,6 @@ impl Pipeline {
             archive,
             wal: wal.clone(),
             marker: SlowSqlMarker::new(config.slow_sql_ms()),
-            errors: ErrorCounter::default(),
             metrics: metrics.clone(),
             checkpoints: stored.files.iter().map(|c| (c.key(), c.clone())).collect(),
             checkpoint_path,
@@ -215,7 +214,6 @@ struct Sink {
     archive: Archive,
     wal: Arc<Mutex<Wal>>,
     marker: SlowSqlMarker,
-    errors: ErrorCounter,
     metrics: Arc<Metrics>,
     checkpoints: HashMap<String, FileCheckpoint>,
     checkpoint_path: PathBuf,
@@ -286,7 +284,6 @@ impl Sink {
             if to_index && let Some(writer) = &mut self.writer {
                 writer.add(&event)?;
             }
-            self.errors.observe(&event);
             counts.observe(&event, slow);
             if to_archive {
                 self.archive.push(event);

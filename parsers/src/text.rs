@@ -38,7 +38,8 @@ pub(crate) fn sniff_level(text: &str) -> Option<Level> {
 pub(crate) fn find_trace_id(text: &str) -> Option<&str> {
     let bytes = text.as_bytes();
     // Runs once per event over whole stack traces: compare in place, copy nothing.
-    let starts = bytes.windows(5).enumerate().filter(|(_, w)| w.eq_ignore_ascii_case(b"trace")).map(|(i, _)| i);
+    let starts = memchr::memchr2_iter(b't', b'T', bytes)
+        .filter(|&i| bytes.get(i..i + 5).is_some_and(|w| w.eq_ignore_ascii_case(b"trace")));
     for at in starts {
         let rest = &text[at + 5..];
         let after_name = ["_id", "id"]

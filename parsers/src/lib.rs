@@ -25,8 +25,7 @@ use sluice_core::{Config, Event, FormatName, SourceConfig};
 pub use nginx::{COMBINED, LogFormat};
 pub use route::{ModuleRouter, default_module};
 
-/// The field that marks an event whose text could not be parsed.
-pub const PARSE_ERROR_FIELD: &str = "parse_error";
+pub use sluice_core::PARSE_ERROR_FIELD;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParserError {

@@ -104,6 +104,7 @@ impl SlowLogParser {
             event.fields.insert(PARSE_ERROR_FIELD.into(), Value::from("slow log entry without # Query_time"));
         }
         event.fields.insert("query".into(), Value::from(query));
+        event.fields.insert("db_system".into(), Value::from("mysql"));
         out.push(event);
     }
 

@@ -5,6 +5,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+/// The field that marks an event whose text could not be parsed (kept raw, counted).
+pub const PARSE_ERROR_FIELD: &str = "parse_error";
+
 /// The modules every shop has; configs may add more.
 pub const BUILTIN_MODULES: [&str; 7] = ["product", "order", "payment", "inventory", "user", "logistics", "other"];
 

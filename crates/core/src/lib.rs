@@ -11,4 +11,4 @@ pub mod time;
 
 pub use config::{Config, FormatName, ModuleRule, SourceConfig, StartAt};
 pub use error::CoreError;
-pub use event::{BUILTIN_MODULES, Event, Level};
+pub use event::{BUILTIN_MODULES, Event, Level, PARSE_ERROR_FIELD};

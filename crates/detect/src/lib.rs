@@ -3,6 +3,8 @@
 //! error-burst detector (not wired in yet; `/metrics` counts events by level meanwhile).
 
 pub mod fingerprint;
+pub mod pg_normalize;
+pub mod sql;
 
 use std::collections::{BTreeMap, HashMap};
 

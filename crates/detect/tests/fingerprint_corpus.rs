@@ -76,3 +76,20 @@ fn every_corpus_event() {
         mismatches.iter().take(8).cloned().collect::<Vec<_>>().join("\n")
     );
 }
+
+/// pgBadger 12's normalised form of every statement in its reports on the corpus.
+#[test]
+fn pgbadger_normalisation() {
+    let Some(corpus) = corpus() else { return };
+    let pairs = json_lines(&corpus.join("peer-outputs/pgbadger-12.0/normalize_query_pairs.jsonl"));
+    let mut mismatches = Vec::new();
+    for pair in &pairs {
+        let original = pair["original"].as_str().unwrap();
+        let got = sluice_detect::pg_normalize::normalize(original);
+        if got != pair["normalized"].as_str().unwrap() {
+            mismatches.push(format!("{original:?}\n  ours     {got:?}\n  pgBadger {:?}", pair["normalized"]));
+        }
+    }
+    assert!(pairs.len() >= 40, "{}", pairs.len());
+    assert!(mismatches.is_empty(), "{} of {} differ:\n{}", mismatches.len(), pairs.len(), mismatches.join("\n"));
+}

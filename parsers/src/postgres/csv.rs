@@ -32,7 +32,7 @@ const COLUMNS: [&str; 26] = [
     "application",
     "backend_type",
     "leader_pid",
-    "query_id",
+    "pg_query_id",
 ];
 
 /// A record is complete once its double quotes balance (`""` escapes come in pairs).

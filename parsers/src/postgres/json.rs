@@ -57,7 +57,7 @@ const JSONLOG_NAMES: [(&str, &str); 21] = [
     ("statement", "statement"),
     ("application_name", "application"),
     ("backend_type", "backend_type"),
-    ("query_id", "query_id"),
+    ("query_id", "pg_query_id"),
 ];
 
 const CNPG_NAMES: [(&str, &str); 18] = [
@@ -78,7 +78,7 @@ const CNPG_NAMES: [(&str, &str); 18] = [
     ("query", "statement"),
     ("application_name", "application"),
     ("backend_type", "backend_type"),
-    ("query_id", "query_id"),
+    ("query_id", "pg_query_id"),
 ];
 
 fn record_message(mut record: Map<String, Value>, ctx: &ParseContext, names: &[(&str, &str)]) -> Option<Message> {

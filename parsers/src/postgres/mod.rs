@@ -339,6 +339,7 @@ fn split_statement(event: &mut Event) {
     let Some(colon) = event.message[at..].find(": ") else { return };
     let sql = event.message[at + colon + 2..].trim().to_owned();
     event.fields.insert("query".into(), Value::from(sql.clone()));
+    event.fields.insert("db_system".into(), Value::from("postgresql"));
     event.message = sql;
 }
 

@@ -190,7 +190,7 @@ fn store_text(escape: char, value: &str, fields: &mut Map<String, Value>) {
         'v' => "vxid",
         'e' => "sqlstate",
         'i' => "command_tag",
-        'Q' => "query_id",
+        'Q' => "pg_query_id",
         _ => "prefix",
     };
     fields.insert(name.into(), Value::from(value));

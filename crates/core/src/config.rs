@@ -1,7 +1,8 @@
 //! The user-facing TOML configuration. Every key is optional; unknown keys are an error.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,166 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     #[serde(default)]
     pub modules: Vec<ModuleRule>,
+    /// Per-module overrides of `slow_sql_ms` (`module_slow_sql_ms = { payment = 200 }`).
+    #[serde(default)]
+    pub module_slow_sql_ms: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// Slow-SQL and error-burst alert rules, and where alerts are sent. Durations are
+/// written like `"90s"`, `"5m"`, `"1h"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Error bursts: the sliding window errors are counted in.
+    pub window: String,
+    /// A burst needs at least this many errors in the window...
+    pub min_errors: u64,
+    /// ...and more than `factor` times the module's usual count per window.
+    pub factor: f64,
+    /// Time constant of that usual count (an exponentially weighted moving average).
+    pub baseline: String,
+    /// An alert closes after this long below its threshold.
+    pub quiet: String,
+    /// Modules whose failure is a core flow down (P1) rather than degraded (P2).
+    pub core_modules: Vec<String>,
+    /// P1 when a core module fails more than this share of its requests in the window.
+    pub p1_failure_ratio: f64,
+    /// Slow-SQL storm: this many slow statements of one fingerprint...
+    pub slow_storm_count: u64,
+    /// ...or this many in one module (0 turns the module rule off)...
+    pub slow_module_storm_count: u64,
+    /// ...within this window.
+    pub slow_storm_window: String,
+    pub slow_storm_severity: Severity,
+    /// A single statement at least this slow is an alert on its own.
+    pub slow_critical_ms: u64,
+    pub slow_critical_severity: Severity,
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            window: "1m".into(),
+            min_errors: 10,
+            factor: 5.0,
+            baseline: "1h".into(),
+            quiet: "5m".into(),
+            core_modules: vec!["payment".into(), "order".into()],
+            p1_failure_ratio: 0.5,
+            slow_storm_count: 10,
+            slow_module_storm_count: 30,
+            slow_storm_window: "5m".into(),
+            slow_storm_severity: Severity::P2,
+            slow_critical_ms: 10_000,
+            slow_critical_severity: Severity::P3,
+            webhooks: Vec::new(),
+        }
+    }
+}
+
+impl AlertsConfig {
+    pub fn window(&self) -> Duration {
+        parse_duration(&self.window).unwrap_or(Duration::from_secs(60))
+    }
+    pub fn baseline(&self) -> Duration {
+        parse_duration(&self.baseline).unwrap_or(Duration::from_secs(3600))
+    }
+    pub fn quiet(&self) -> Duration {
+        parse_duration(&self.quiet).unwrap_or(Duration::from_secs(300))
+    }
+    pub fn slow_storm_window(&self) -> Duration {
+        parse_duration(&self.slow_storm_window).unwrap_or(Duration::from_secs(300))
+    }
+
+    fn validate(&self) -> Result<(), CoreError> {
+        for (key, text) in [
+            ("alerts.window", &self.window),
+            ("alerts.baseline", &self.baseline),
+            ("alerts.quiet", &self.quiet),
+            ("alerts.slow_storm_window", &self.slow_storm_window),
+        ] {
+            let d = parse_duration(text).map_err(|e| value_error(key, e))?;
+            if d.is_zero() {
+                return Err(value_error(key, "must be longer than zero"));
+            }
+        }
+        if !(self.factor.is_finite() && self.factor >= 1.0) {
+            return Err(value_error("alerts.factor", "must be at least 1"));
+        }
+        if !(0.0..=1.0).contains(&self.p1_failure_ratio) {
+            return Err(value_error("alerts.p1_failure_ratio", "must be between 0 and 1"));
+        }
+        for (i, hook) in self.webhooks.iter().enumerate() {
+            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+                return Err(value_error(&format!("alerts.webhooks[{i}].url"), "must be an http:// or https:// URL"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runbook priorities: P1 a core flow is down, P2 degraded, P3 an anomaly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Severity {
+    P1,
+    P2,
+    P3,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::P1 => "P1",
+            Severity::P2 => "P2",
+            Severity::P3 => "P3",
+        }
+    }
+}
+
+/// Where alerts are POSTed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// Body shape: `generic` (the alert JSON), `dingtalk` or `wecom` (robot markdown messages).
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// Only alerts at least this severe are sent.
+    #[serde(default = "lowest_severity")]
+    pub min_severity: Severity,
+}
+
+fn lowest_severity() -> Severity {
+    Severity::P3
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    #[default]
+    Generic,
+    Dingtalk,
+    Wecom,
+}
+
+/// `"90s"`, `"5m"`, `"1h"`, `"2d"`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like \"30s\", \"5m\" or \"1h\""))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use s, m, h or d)")),
+    };
+    Ok(Duration::from_secs(secs))
 }
 
 /// Where events come from and how to read them.
@@ -212,6 +373,7 @@ impl Config {
                 }
             }
         }
+        self.alerts.validate()?;
         for (i, rule) in self.modules.iter().enumerate() {
             let set = [&rule.equals, &rule.prefix, &rule.regex].iter().filter(|v| v.is_some()).count();
             if set != 1 {
@@ -237,6 +399,11 @@ impl Config {
 
     pub fn slow_sql_ms(&self) -> u64 {
         self.slow_sql_ms.unwrap_or(DEFAULT_SLOW_SQL_MS)
+    }
+
+    /// The slow-SQL threshold for one module: its override, else `slow_sql_ms`.
+    pub fn module_slow_sql_ms(&self, module: &str) -> u64 {
+        self.module_slow_sql_ms.get(module).copied().unwrap_or_else(|| self.slow_sql_ms())
     }
 
     /// The configured default zone (UTC when unset; validated at load).
@@ -327,6 +494,38 @@ mod tests {
 
         let err = parse("[[sources]]\nname = \"a\"\nformat = \"yaml\"\n").unwrap_err().to_string();
         assert!(err.contains("yaml"), "{err}");
+    }
+
+    #[test]
+    fn alert_rules_and_webhooks() {
+        let config = parse(
+            r#"
+            module_slow_sql_ms = { payment = 200 }
+            [alerts]
+            window = "2m"
+            min_errors = 5
+            core_modules = ["payment"]
+            slow_storm_severity = "P1"
+            [[alerts.webhooks]]
+            url = "https://oapi.dingtalk.com/robot/send?access_token=x"
+            format = "dingtalk"
+            min_severity = "P2"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.module_slow_sql_ms("payment"), 200);
+        assert_eq!(config.module_slow_sql_ms("order"), 500);
+        assert_eq!(config.alerts.window(), Duration::from_secs(120));
+        assert_eq!(config.alerts.quiet(), Duration::from_secs(300));
+        assert_eq!(config.alerts.webhooks[0].format, WebhookFormat::Dingtalk);
+        assert_eq!(config.alerts.slow_storm_severity, Severity::P1);
+
+        let err = parse("[alerts]\nquiet = \"5 minutes\"\n").unwrap_err().to_string();
+        assert!(err.contains("alerts.quiet"), "{err}");
+        let err = parse("[[alerts.webhooks]]\nurl = \"ftp://x\"\n").unwrap_err().to_string();
+        assert!(err.contains("alerts.webhooks[0].url"), "{err}");
+        let err = parse("[alerts]\nfactor = 0.5\n").unwrap_err().to_string();
+        assert!(err.contains("alerts.factor"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub mod error;
 pub mod event;
 pub mod time;
 
-pub use config::{Config, FormatName, ModuleRule, SourceConfig, StartAt};
+pub use config::{
+    AlertsConfig, Config, FormatName, ModuleRule, Severity, SourceConfig, StartAt, WebhookConfig, WebhookFormat,
+};
 pub use error::CoreError;
 pub use event::{BUILTIN_MODULES, Event, Level, PARSE_ERROR_FIELD};

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 
-use sluice_benches::{Budget, OUTPUTS, write_one};
+use sluice_benches::{Budget, Incidents, OUTPUTS, write_one};
 
 struct Args {
     out: PathBuf,
@@ -20,6 +20,7 @@ struct Args {
     events: u64,
     seed: u64,
     start: DateTime<Utc>,
+    incidents: Incidents,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -29,6 +30,7 @@ fn parse_args() -> Result<Args, String> {
         events: 1000,
         seed: 42,
         start: DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").map_err(|e| e.to_string())?.to_utc(),
+        incidents: Incidents::default(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,10 +43,16 @@ fn parse_args() -> Result<Args, String> {
             "--start" => {
                 args.start = DateTime::parse_from_rfc3339(&value()?).map_err(|e| format!("--start: {e}"))?.to_utc()
             }
+            "--storm-at" => {
+                args.incidents.storm_at_minute = value()?.parse().map_err(|e| format!("--storm-at: {e}"))?
+            }
+            "--burst-at" => {
+                args.incidents.burst_at_minute = value()?.parse().map_err(|e| format!("--burst-at: {e}"))?
+            }
             "-h" | "--help" => {
-                return Err(
-                    "usage: sluice-gen [--out DIR] [--size 1GB | --events N] [--seed N] [--start RFC3339]".into()
-                );
+                return Err("usage: sluice-gen [--out DIR] [--size 1GB | --events N] [--seed N] [--start RFC3339] \
+                            [--storm-at MINUTE] [--burst-at MINUTE]"
+                    .into());
             }
             other => return Err(format!("unknown flag `{other}`")),
         }
@@ -80,7 +88,7 @@ fn main() -> ExitCode {
             None => Budget::Events(args.events),
         };
         let path = args.out.join(format).join(file);
-        if let Err(e) = write_one(format, &path, budget, args.seed.wrapping_add(i as u64), args.start) {
+        if let Err(e) = write_one(format, &path, budget, args.seed.wrapping_add(i as u64), args.start, args.incidents) {
             eprintln!("sluice-gen: {}: {e}", path.display());
             return ExitCode::FAILURE;
         }

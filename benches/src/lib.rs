@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 pub mod regex_baseline;
 pub mod shop;
 
+pub use shop::Incidents;
 use shop::{Rng, Shop};
 
 /// Share of the total size each format gets, and its file name.
@@ -27,14 +28,22 @@ pub enum Budget {
 }
 
 /// Writes one format's log to `path`.
-pub fn write_one(format: &str, path: &Path, budget: Budget, seed: u64, start: DateTime<Utc>) -> std::io::Result<()> {
+pub fn write_one(
+    format: &str,
+    path: &Path,
+    budget: Budget,
+    seed: u64,
+    start: DateTime<Utc>,
+    incidents: Incidents,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
     let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    generate(format, budget, seed, start, &mut out)?;
+    generate_with(format, budget, seed, start, incidents, &mut out)?;
     out.flush()
 }
 
-/// Generates one format's log into `out`, deterministically for a given seed.
+/// Generates one format's log into `out`, deterministically for a given seed, with the
+/// incidents at their default times.
 pub fn generate(
     format: &str,
     budget: Budget,
@@ -42,7 +51,18 @@ pub fn generate(
     start: DateTime<Utc>,
     out: &mut impl Write,
 ) -> std::io::Result<()> {
-    let mut shop = Shop::new(Rng::new(seed), start);
+    generate_with(format, budget, seed, start, Incidents::default(), out)
+}
+
+pub fn generate_with(
+    format: &str,
+    budget: Budget,
+    seed: u64,
+    start: DateTime<Utc>,
+    incidents: Incidents,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    let mut shop = Shop::new(Rng::new(seed), start, incidents);
     let mut written = 0u64;
     let mut events = 0u64;
     let mut line = Vec::with_capacity(4096);

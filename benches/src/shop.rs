@@ -51,15 +51,34 @@ pub struct Shop {
     pub rng: Rng,
     pub now: DateTime<Utc>,
     start: DateTime<Utc>,
+    storm: (i64, i64),
+    burst: (i64, i64),
 }
 
-/// The injected incidents, as offsets from the start of the run.
-const STORM: (i64, i64) = (10 * 60, 10 * 60 + 15); // 10:00-10:15, slow SQL on orders
-const BURST: (i64, i64) = (14 * 60, 14 * 60 + 10); // 14:00-14:10, payment gateway failing
+/// When the injected incidents happen, in minutes after the start of each simulated day:
+/// a slow-SQL storm on orders (15 minutes) and the payment gateway failing (10 minutes).
+#[derive(Clone, Copy, Debug)]
+pub struct Incidents {
+    pub storm_at_minute: i64,
+    pub burst_at_minute: i64,
+}
+
+impl Default for Incidents {
+    /// 10:00 and 14:00 for a run starting at midnight.
+    fn default() -> Self {
+        Incidents { storm_at_minute: 10 * 60, burst_at_minute: 14 * 60 }
+    }
+}
 
 impl Shop {
-    pub fn new(rng: Rng, start: DateTime<Utc>) -> Self {
-        Shop { rng, now: start, start }
+    pub fn new(rng: Rng, start: DateTime<Utc>, incidents: Incidents) -> Self {
+        Shop {
+            rng,
+            now: start,
+            start,
+            storm: (incidents.storm_at_minute, incidents.storm_at_minute + 15),
+            burst: (incidents.burst_at_minute, incidents.burst_at_minute + 10),
+        }
     }
 
     fn minute_of_day(&self) -> i64 {
@@ -67,11 +86,11 @@ impl Shop {
     }
 
     fn in_storm(&self) -> bool {
-        (STORM.0..STORM.1).contains(&self.minute_of_day())
+        (self.storm.0..self.storm.1).contains(&self.minute_of_day())
     }
 
     fn in_burst(&self) -> bool {
-        (BURST.0..BURST.1).contains(&self.minute_of_day())
+        (self.burst.0..self.burst.1).contains(&self.minute_of_day())
     }
 
     /// Moves the clock on, never jumping over the start of an incident, so even a
@@ -81,7 +100,7 @@ impl Shop {
         let day = self.now
             - Duration::minutes(self.minute_of_day())
             - Duration::seconds(i64::from(self.now.timestamp() as u32 % 60));
-        for start in [STORM.0, BURST.0] {
+        for start in [self.storm.0, self.burst.0] {
             let at = day + Duration::minutes(start);
             if self.now < at && next > at {
                 self.now = at;
@@ -91,9 +110,10 @@ impl Shop {
         self.now = next;
     }
 
-    /// Divides the gap between events: incidents are bursts, so events come much faster.
+    /// Divides the gap between events: traffic triples during incidents (retries, users
+    /// reloading), so they stand out in time while ordinary error rates stay ordinary.
     pub fn pace(&self) -> u64 {
-        if self.in_storm() || self.in_burst() { 20 } else { 1 }
+        if self.in_storm() || self.in_burst() { 3 } else { 1 }
     }
 
     fn module(&mut self) -> &'static str {
@@ -279,7 +299,13 @@ impl Shop {
                 "SELECT COUNT(*) FROM shipment WHERE status = 'IN_TRANSIT' AND updated_at < '2026-11-19';".to_string(),
             ];
             let q = self.rng.pick(&queries).clone();
-            ("shop", q, 0.1 + self.rng.below(900) as f64 / 1000.0)
+            // The slow log records everything (long_query_time = 0); a few percent are slow.
+            let secs = if self.rng.chance(2) {
+                0.5 + self.rng.below(2000) as f64 / 1000.0
+            } else {
+                0.002 + self.rng.below(150) as f64 / 1000.0
+            };
+            ("shop", q, secs)
         };
         let examined = if storm { 200_000 + self.rng.below(800_000) } else { self.rng.below(5000) };
         let _ = write!(
@@ -318,7 +344,7 @@ impl Shop {
                 );
             }
             _ => {
-                let ms = if self.rng.chance(30) {
+                let ms = if self.rng.chance(2) {
                     500.0 + self.rng.below(4000) as f64
                 } else {
                     20.0 + self.rng.below(480) as f64

@@ -34,11 +34,17 @@ pub struct ImportArgs {
 }
 
 pub fn run(config: Config, data_dir: &Path, args: ImportArgs) -> anyhow::Result<()> {
-    let sources = args.files.iter().map(|file| source_for(&config, &args, file)).collect::<Result<Vec<_>, _>>()?;
+    let sources = args
+        .files
+        .iter()
+        .map(|file| resolve_source(&config, args.source.as_deref(), args.format, args.module.as_deref(), file))
+        .collect::<Result<Vec<_>, _>>()?;
     let config = Arc::new(config);
     let runtime = crate::runtime()?;
+    // The input ends with the last file, so alerts still open then are closed.
+    let options = PipelineOptions { close_alerts_on_shutdown: true, ..PipelineOptions::default() };
     let pipeline = runtime
-        .block_on(async { Pipeline::start(config.clone(), data_dir, PipelineOptions::default()) })
+        .block_on(async { Pipeline::start(config.clone(), data_dir, options) })
         .with_context(|| format!("opening data dir {}", data_dir.display()))?;
     let started = Instant::now();
     let (mut events, mut errors) = (0u64, 0u64);
@@ -59,8 +65,14 @@ pub fn run(config: Config, data_dir: &Path, args: ImportArgs) -> anyhow::Result<
 
 /// `--source` names a configured source; otherwise a source whose glob matches the file
 /// lends its settings; otherwise the file's stem names an ad-hoc source.
-fn source_for(config: &Config, args: &ImportArgs, file: &Path) -> Result<SourceConfig, UsageError> {
-    let mut source = match &args.source {
+pub(crate) fn resolve_source(
+    config: &Config,
+    source: Option<&str>,
+    format: Option<FormatName>,
+    module: Option<&str>,
+    file: &Path,
+) -> Result<SourceConfig, UsageError> {
+    let mut resolved = match source {
         Some(name) => config.source(name).cloned().ok_or_else(|| {
             let known: Vec<_> = config.sources.iter().map(|s| s.name.as_str()).collect();
             UsageError(format!("--source: no source named `{name}` in the config (known: {})", known.join(", ")))
@@ -71,18 +83,18 @@ fn source_for(config: &Config, args: &ImportArgs, file: &Path) -> Result<SourceC
             SourceConfig::adhoc(stem, FormatName::Auto)
         }),
     };
-    if let Some(format) = args.format {
-        if format != source.format {
-            source.log_format = None;
-            source.pattern = None;
-            source.log_line_prefix = None;
+    if let Some(format) = format {
+        if format != resolved.format {
+            resolved.log_format = None;
+            resolved.pattern = None;
+            resolved.log_line_prefix = None;
         }
-        source.format = format;
+        resolved.format = format;
     }
-    if let Some(module) = &args.module {
-        source.module = Some(module.clone());
+    if let Some(module) = module {
+        resolved.module = Some(module.to_owned());
     }
-    Ok(source)
+    Ok(resolved)
 }
 
 fn matching_source(config: &Config, file: &Path) -> Option<SourceConfig> {
@@ -99,18 +111,22 @@ fn matching_source(config: &Config, file: &Path) -> Option<SourceConfig> {
         .cloned()
 }
 
-fn import_file(pipeline: &Pipeline, file: &Path, source: &SourceConfig) -> anyhow::Result<(u64, u64)> {
-    let (reader, len): (Box<dyn Read>, Option<u64>) = if file.as_os_str() == "-" {
-        (Box::new(std::io::stdin().lock()), None)
+/// A file (`-` for stdin, `.gz` inflated) and its length when known.
+pub(crate) fn open_input(file: &Path) -> std::io::Result<(Box<dyn Read>, Option<u64>)> {
+    if file.as_os_str() == "-" {
+        return Ok((Box::new(std::io::stdin().lock()), None));
+    }
+    let f = File::open(file)?;
+    let len = f.metadata()?.len();
+    Ok(if file.extension().is_some_and(|e| e == "gz") {
+        (Box::new(flate2::read::MultiGzDecoder::new(f)), None)
     } else {
-        let f = File::open(file)?;
-        let len = f.metadata()?.len();
-        if file.extension().is_some_and(|e| e == "gz") {
-            (Box::new(flate2::read::MultiGzDecoder::new(f)), None)
-        } else {
-            (Box::new(f), Some(len))
-        }
-    };
+        (Box::new(f), Some(len))
+    })
+}
+
+fn import_file(pipeline: &Pipeline, file: &Path, source: &SourceConfig) -> anyhow::Result<(u64, u64)> {
+    let (reader, len) = open_input(file)?;
     let progress = progress_bar(file, len);
     let mut reader = BufReader::with_capacity(1 << 20, reader);
     let mut parser = pipeline.parser(source)?;
@@ -141,7 +157,7 @@ fn import_file(pipeline: &Pipeline, file: &Path, source: &SourceConfig) -> anyho
     Ok((total, parser.parse_errors()))
 }
 
-fn progress_bar(file: &Path, len: Option<u64>) -> ProgressBar {
+pub(crate) fn progress_bar(file: &Path, len: Option<u64>) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

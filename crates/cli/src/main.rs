@@ -1,5 +1,7 @@
 //! `sluice`: the command line. Thin glue: parse arguments, load config, start the pipeline.
 
+mod alerts;
+mod digest;
 mod import;
 mod search;
 mod serve;
@@ -32,6 +34,10 @@ enum Command {
     Import(import::ImportArgs),
     /// Full-text search, newest first
     Search(search::SearchArgs),
+    /// Slow-SQL and error-burst alerts, newest first
+    Alerts(alerts::AlertsArgs),
+    /// Slow-query digest of a day, a window, or slow log files (like pt-query-digest)
+    Digest(digest::DigestArgs),
 }
 
 // glibc's allocator spends a third of parse time in malloc/free on many small strings;
@@ -66,6 +72,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(config, &data_dir, args),
         Command::Import(args) => import::run(config, &data_dir, args),
         Command::Search(args) => search::run(&config, &data_dir, args),
+        Command::Alerts(args) => alerts::run(&config, &data_dir, args),
+        Command::Digest(args) => digest::run(&config, &data_dir, args),
     }
 }
 

@@ -41,11 +41,14 @@ pub fn run(config: Config, data_dir: &Path, args: ServeArgs) -> anyhow::Result<(
         let tailer_thread = std::thread::Builder::new().name("tailer".into()).spawn(move || tailer.run(tailer_stop))?;
 
         let pipeline = Arc::new(pipeline);
+        let daily_digests = sluice_server::digest::spawn_daily(pipeline.clone(), data_dir.to_owned());
         let state = AppState { pipeline: pipeline.clone() };
         info!(address = %listener.local_addr()?, data_dir = %data_dir.display(), "sluice is serving");
         axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
 
         info!("shutting down: stopping the tailer and flushing");
+        daily_digests.abort();
+        let _ = daily_digests.await;
         stop.store(true, Ordering::Relaxed);
         let _ = tokio::task::spawn_blocking(move || tailer_thread.join()).await;
         match Arc::try_unwrap(pipeline) {

@@ -103,7 +103,7 @@ pub fn render_html(digest: &Digest) -> String {
             duration(q.p95_ms),
             duration(q.max_ms),
             escape(&q.module),
-            escape(&item(&q.fingerprint))
+            escape(&item(&q.example))
         );
     }
     out.push_str("</table>");

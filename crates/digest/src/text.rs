@@ -56,7 +56,7 @@ pub fn render_text(digest: &Digest, limit: usize) -> String {
             duration(q.avg_ms),
             duration(q.p95_ms),
             q.module,
-            item(&q.fingerprint)
+            item(&q.example)
         );
     }
     if shown < digest.queries.len() {
@@ -142,25 +142,20 @@ fn share(part: f64, whole: f64) -> f64 {
     if whole > 0.0 { 100.0 * part / whole } else { 0.0 }
 }
 
-/// The profile's "Item": the statement kind and the first table-like word, as
-/// pt-query-digest's distillation shows (`SELECT orders`).
-pub(crate) fn item(fingerprint: &str) -> String {
-    let mut words = fingerprint.split_whitespace();
-    let verb = words.next().unwrap_or("").to_uppercase();
-    let keyword = match verb.as_str() {
+/// The profile's "Item": the statement kind and its first table, as pt-query-digest's
+/// distillation shows (`SELECT orders`), read from a statement or a fingerprint.
+pub(crate) fn item(statement: &str) -> String {
+    let words: Vec<&str> = statement.split_whitespace().take(64).collect();
+    let verb = words.first().map(|w| w.to_uppercase()).unwrap_or_default();
+    let after = match verb.as_str() {
         "SELECT" | "DELETE" => "from",
         "INSERT" | "REPLACE" => "into",
-        "UPDATE" => "",
-        _ => return fingerprint.chars().take(40).collect(),
+        "UPDATE" => "update",
+        _ => return statement.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(40).collect(),
     };
-    let table = if keyword.is_empty() {
-        words.next()
-    } else {
-        let mut rest = fingerprint.split_whitespace().skip_while(|w| *w != keyword);
-        rest.nth(1)
-    };
+    let table = words.iter().position(|w| w.eq_ignore_ascii_case(after)).and_then(|i| words.get(i + 1));
     match table {
-        Some(t) => format!("{verb} {}", t.trim_matches(|c: char| c == '`' || c == '(' || c == ';')),
+        Some(t) => format!("{verb} {}", t.trim_matches(|c: char| matches!(c, '`' | '"' | '(' | ')' | ';' | ','))),
         None => verb,
     }
 }

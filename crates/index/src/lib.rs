@@ -136,6 +136,36 @@ impl EventIndex {
         Ok(SearchResponse { total, hits })
     }
 
+    /// Calls `visit` with every matching event, in index order (not sorted), without
+    /// holding them all in memory. `limit` is ignored. Returns how many were visited.
+    pub fn scan(&self, request: &SearchRequest, mut visit: impl FnMut(Event)) -> Result<u64, IndexError> {
+        let query = self.build_query(request)?;
+        let searcher = self.reader.searcher();
+        let weight = query.weight(tantivy::query::EnableScoring::disabled_from_searcher(&searcher))?;
+        let mut visited = 0;
+        for segment in searcher.segment_readers() {
+            let store = segment.get_store_reader(64).map_err(|e| IndexError::Tantivy(e.into()))?;
+            let alive = segment.alive_bitset();
+            let mut docs = Vec::new();
+            weight.for_each_no_score(segment, &mut |batch| docs.extend_from_slice(batch))?;
+            for doc_id in docs {
+                if alive.is_some_and(|a| !a.is_alive(doc_id)) {
+                    continue;
+                }
+                let doc: TantivyDocument = store.get(doc_id)?;
+                let Some(source) = doc.get_first(self.fields.source_json).and_then(|v| v.as_str()) else { continue };
+                match serde_json::from_str::<Event>(source) {
+                    Ok(event) => {
+                        visited += 1;
+                        visit(event);
+                    }
+                    Err(error) => tracing::warn!(%error, "skipping unreadable stored event"),
+                }
+            }
+        }
+        Ok(visited)
+    }
+
     fn build_query(&self, request: &SearchRequest) -> Result<Box<dyn Query>, IndexError> {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();

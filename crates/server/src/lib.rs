@@ -1,8 +1,12 @@
 //! The ingest pipeline and the HTTP API: `app(state)` is the whole server as an axum Router.
 
+pub mod alerts;
 mod api;
+pub mod digest;
 pub mod metrics;
 pub mod pipeline;
+mod reports;
+mod webhook;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,6 +54,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/api/v1/search", get(api::search))
         .route("/api/v1/ingest", post(api::ingest))
+        .route("/api/v1/alerts", get(reports::list_alerts))
+        .route("/api/v1/alerts/stream", get(reports::stream_alerts))
+        .route("/api/v1/alerts/{id}", get(reports::get_alert))
+        .route("/api/v1/digest", get(reports::digest))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

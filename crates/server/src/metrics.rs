@@ -14,6 +14,7 @@ pub struct Metrics {
     wal_bytes: AtomicU64,
     http_429: AtomicU64,
     http_ingest_bytes: AtomicU64,
+    open_alerts: AtomicU64,
 }
 
 #[derive(Default)]
@@ -22,6 +23,10 @@ struct Counts {
     events: BTreeMap<(String, String, String), u64>,
     parse_errors: BTreeMap<String, u64>,
     slow_sql: BTreeMap<String, u64>,
+    /// (kind, severity) -> alerts opened.
+    alerts: BTreeMap<(String, String), u64>,
+    /// result (ok, failed, dropped) -> webhook deliveries.
+    webhooks: BTreeMap<String, u64>,
 }
 
 /// Counts for one WAL record, gathered without locking and merged once.
@@ -87,6 +92,20 @@ impl Metrics {
         self.http_429.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn count_alert(&self, kind: &str, severity: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.alerts.entry((kind.to_owned(), severity.to_owned())).or_default() += 1;
+    }
+
+    pub fn count_webhook(&self, result: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.webhooks.entry(result.to_owned()).or_default() += 1;
+    }
+
+    pub fn set_open_alerts(&self, open: u64) {
+        self.open_alerts.store(open, Ordering::Relaxed);
+    }
+
     pub fn count_ingest_bytes(&self, bytes: usize) {
         self.http_ingest_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
@@ -114,7 +133,18 @@ impl Metrics {
         for (module, n) in &counts.slow_sql {
             let _ = writeln!(out, "sluice_slow_sql_total{{module=\"{}\"}} {n}", escape(module));
         }
+        let _ = writeln!(out, "# HELP sluice_alerts_total Alerts opened, by kind and severity.");
+        let _ = writeln!(out, "# TYPE sluice_alerts_total counter");
+        for ((kind, severity), n) in &counts.alerts {
+            let _ = writeln!(out, "sluice_alerts_total{{kind=\"{kind}\",severity=\"{severity}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP sluice_webhook_deliveries_total Alert webhook deliveries, by result.");
+        let _ = writeln!(out, "# TYPE sluice_webhook_deliveries_total counter");
+        for (result, n) in &counts.webhooks {
+            let _ = writeln!(out, "sluice_webhook_deliveries_total{{result=\"{result}\"}} {n}");
+        }
         let gauges = [
+            ("sluice_alerts_open", "gauge", "Alerts open now.", self.open_alerts.load(Ordering::Relaxed)),
             ("sluice_wal_bytes", "gauge", "Bytes in write-ahead log segments.", self.wal_bytes.load(Ordering::Relaxed)),
             (
                 "sluice_http_throttled_total",

@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! producers (tailer, HTTP, import) --WalHandle--> WAL writer (group commit, fsync)
-//!     --bounded channel--> sink thread: mark slow SQL -> tantivy + Parquet buffer + /metrics counts
+//!     --bounded channel--> sink thread: fingerprint + mark slow SQL -> alert rules
+//!                          -> tantivy + Parquet buffer + /metrics counts
 //! ```
+//! Alert changes go from the sink to the [`AlertHub`] (store, SSE, webhooks) as they happen.
 //! The sink commits the index every `commit_interval` (NRT search) and flushes the archive
 //! less often; each records the WAL sequence number it covers. On start, the WAL is
 //! replayed from the oldest of those positions, so nothing acknowledged is lost and
@@ -22,7 +24,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sluice_archive::Archive;
 use sluice_core::{Config, SourceConfig};
-use sluice_detect::SlowSqlMarker;
+use sluice_detect::alerts::Detector;
 use sluice_index::{EventIndex, EventWriter};
 use sluice_ingest::wal::{self, Wal, WalHandle};
 use sluice_ingest::{FileCheckpoint, WalRecord};
@@ -31,6 +33,7 @@ use tokio::sync::oneshot;
 use tracing::{error, info};
 
 use crate::PipelineError;
+use crate::alerts::AlertHub;
 use crate::metrics::Metrics;
 
 #[derive(Debug, Clone)]
@@ -43,6 +46,9 @@ pub struct PipelineOptions {
     pub index_heap_bytes: usize,
     /// Records waiting for the WAL writer before producers wait (or get 429).
     pub queue: usize,
+    /// Close every open alert at shutdown: the input has ended (`import`), rather than
+    /// paused (`serve`).
+    pub close_alerts_on_shutdown: bool,
 }
 
 impl Default for PipelineOptions {
@@ -53,6 +59,7 @@ impl Default for PipelineOptions {
             archive_flush_rows: 100_000,
             index_heap_bytes: 128 << 20,
             queue: 64,
+            close_alerts_on_shutdown: false,
         }
     }
 }
@@ -77,6 +84,7 @@ pub struct Pipeline {
     wal: WalHandle,
     index: EventIndex,
     metrics: Arc<Metrics>,
+    alerts: Arc<AlertHub>,
     config: Arc<Config>,
     router: ModuleRouter,
     host: String,
@@ -93,6 +101,7 @@ impl Pipeline {
         let lock = lock_data_dir(data_dir)?;
         let router = ModuleRouter::new(&config.modules)?;
         let metrics = Arc::new(Metrics::default());
+        let alerts = Arc::new(AlertHub::open(data_dir, &config, metrics.clone())?);
         let index = EventIndex::open_or_create(&data_dir.join("index"))?;
         let writer = index.writer(options.index_heap_bytes)?;
         let archive = Archive::open(&data_dir.join("archive"))?;
@@ -108,7 +117,8 @@ impl Pipeline {
             index: index.clone(),
             archive,
             wal: wal.clone(),
-            marker: SlowSqlMarker::new(config.slow_sql_ms()),
+            detector: Detector::new(&config),
+            alerts: alerts.clone(),
             metrics: metrics.clone(),
             checkpoints: stored.files.iter().map(|c| (c.key(), c.clone())).collect(),
             checkpoint_path,
@@ -118,6 +128,7 @@ impl Pipeline {
             options: options.clone(),
             last_commit: Instant::now(),
             last_archive_flush: Instant::now(),
+            last_tick: Instant::now(),
         };
         let replayed = sink.replay()?;
         if replayed > 0 {
@@ -138,6 +149,7 @@ impl Pipeline {
             wal: wal_handle,
             index,
             metrics,
+            alerts,
             config,
             router,
             host: local_host_name(),
@@ -158,6 +170,10 @@ impl Pipeline {
 
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    pub fn alerts(&self) -> &Arc<AlertHub> {
+        &self.alerts
     }
 
     pub fn config(&self) -> &Arc<Config> {
@@ -213,7 +229,8 @@ struct Sink {
     index: EventIndex,
     archive: Archive,
     wal: Arc<Mutex<Wal>>,
-    marker: SlowSqlMarker,
+    detector: Detector,
+    alerts: Arc<AlertHub>,
     metrics: Arc<Metrics>,
     checkpoints: HashMap<String, FileCheckpoint>,
     checkpoint_path: PathBuf,
@@ -223,7 +240,11 @@ struct Sink {
     options: PipelineOptions,
     last_commit: Instant,
     last_archive_flush: Instant,
+    last_tick: Instant,
 }
+
+/// How often the sink sends due alert updates and closes alerts of silent modules.
+const ALERT_TICK: Duration = Duration::from_millis(250);
 
 impl Sink {
     /// Feeds WAL records the stores have not committed, then commits everything.
@@ -254,9 +275,19 @@ impl Sink {
                     }
                 }
                 Ok(SinkMessage::Flush(reply)) => {
+                    let mut updates = Vec::new();
+                    self.detector.flush(&mut updates);
+                    self.alerts.publish(updates);
                     let _ = reply.send(self.commit(true).map_err(|e| e.to_string()));
                 }
                 Ok(SinkMessage::Shutdown) | Err(RecvTimeoutError::Disconnected) => {
+                    let mut updates = Vec::new();
+                    if self.options.close_alerts_on_shutdown {
+                        self.detector.finish(&mut updates);
+                    } else {
+                        self.detector.flush(&mut updates);
+                    }
+                    self.alerts.publish(updates);
                     if let Err(e) = self.commit(true) {
                         error!(error = %e, "final commit failed; the WAL will be replayed on next start");
                     }
@@ -266,6 +297,12 @@ impl Sink {
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
+            }
+            if self.last_tick.elapsed() >= ALERT_TICK {
+                self.last_tick = Instant::now();
+                let mut updates = Vec::new();
+                self.detector.tick(&mut updates);
+                self.alerts.publish(updates);
             }
             if self.last_commit.elapsed() >= self.options.commit_interval
                 && let Err(e) = self.commit(false)
@@ -279,10 +316,16 @@ impl Sink {
         let to_index = seq > self.index_seq;
         let to_archive = seq > self.archive.committed_seq();
         let mut counts = crate::metrics::BatchCounts::default();
+        let mut updates = Vec::new();
         for mut event in record.events {
-            let slow = self.marker.mark(&mut event);
-            if to_index && let Some(writer) = &mut self.writer {
-                writer.add(&event)?;
+            let slow = self.detector.prepare(&mut event);
+            if to_index {
+                // Only events the index has not seen feed the rules: a replay after a
+                // crash re-derives the same alert ids, never a second alert.
+                self.detector.evaluate(&event, &mut updates);
+                if let Some(writer) = &mut self.writer {
+                    writer.add(&event)?;
+                }
             }
             counts.observe(&event, slow);
             if to_archive {
@@ -290,6 +333,7 @@ impl Sink {
             }
         }
         self.metrics.merge(counts);
+        self.alerts.publish(updates);
         if seq > self.checkpoint_seq {
             for checkpoint in record.checkpoints {
                 self.checkpoints.insert(checkpoint.key(), checkpoint);

@@ -175,7 +175,7 @@ impl Episode {
 
     fn note(&mut self, event: &Event) {
         *self.alert.sources.entry(event.source.clone()).or_default() += 1;
-        let key = message_key(&event.message);
+        let key = message_key(event);
         if self.messages.len() < MAX_DISTINCT_MESSAGES || self.messages.contains_key(&key) {
             *self.messages.entry(key).or_default() += 1;
         }
@@ -247,23 +247,49 @@ pub(crate) fn alert_id(kind: AlertKind, rule: &str, key: &str, start: DateTime<U
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The first line of a message with digits folded, so `order 123 failed` and
-/// `order 456 failed` count as one.
-fn message_key(message: &str) -> String {
-    let line = message.lines().next().unwrap_or("");
-    let mut out = String::with_capacity(line.len().min(160));
-    let mut last_digit = false;
-    for c in line.chars().take(160) {
-        if c.is_ascii_digit() {
-            if !last_digit {
-                out.push('N');
-            }
-            last_digit = true;
-        } else {
-            out.push(c);
-            last_digit = false;
-        }
+/// What an error "says", with digits folded so `order 123 failed` and `order 456 failed`
+/// count as one: the request and status for access logs, else the message's first line.
+fn message_key(event: &Event) -> String {
+    if let (Some(path), Some(status)) = (event.field_str("path"), event.field_f64("status")) {
+        let path = path.split('?').next().unwrap_or(path);
+        let method = event.field_str("method").unwrap_or("");
+        return format!("{method} {} -> {status}", fold_digits(path));
     }
+    fold_digits(event.message.lines().next().unwrap_or(""))
+}
+
+/// Numbers become `N` and ids (hex runs of 8+ characters with a digit: trace ids, hashes)
+/// become `X`, so messages that differ only in them count as one.
+fn fold_digits(line: &str) -> String {
+    let line: String = line.chars().take(200).collect();
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line.as_str();
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphanumeric()) {
+        out.push_str(&rest[..start]);
+        let word_len = rest[start..].find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(rest.len() - start);
+        let word = &rest[start..start + word_len];
+        let has_digit = word.bytes().any(|b| b.is_ascii_digit());
+        if has_digit && word.len() >= 8 && word.bytes().all(|b| b.is_ascii_hexdigit()) {
+            out.push('X');
+        } else if has_digit {
+            let mut last_digit = false;
+            for c in word.chars() {
+                if c.is_ascii_digit() {
+                    if !last_digit {
+                        out.push('N');
+                    }
+                    last_digit = true;
+                } else {
+                    out.push(c);
+                    last_digit = false;
+                }
+            }
+        } else {
+            out.push_str(word);
+        }
+        rest = &rest[start + word_len..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -289,16 +315,27 @@ impl Detector {
 
     /// Marks and classifies `event`, then runs the rules. Returns whether it is slow SQL.
     pub fn observe(&mut self, event: &mut Event, out: &mut Vec<AlertUpdate>) -> bool {
+        let slow = self.prepare(event);
+        self.evaluate(event, out);
+        slow
+    }
+
+    /// Stamps fingerprint and query id on statements and marks slow ones. Idempotent, so
+    /// events replayed from the WAL come out the same. Returns whether it is slow SQL.
+    pub fn prepare(&self, event: &mut Event) -> bool {
         crate::sql::enrich(event);
         let threshold = self.slow_ms.get(&event.module).copied().unwrap_or(self.default_slow_ms);
-        let slow = crate::SlowSqlMarker::with_threshold(threshold).mark(event);
+        crate::SlowSqlMarker::with_threshold(threshold).mark(event)
+    }
+
+    /// Runs the alert rules on a prepared event.
+    pub fn evaluate(&mut self, event: &Event, out: &mut Vec<AlertUpdate>) {
         self.bursts.observe(event, out);
-        if slow {
+        if event.fields.get("slow").and_then(serde_json::Value::as_bool) == Some(true) {
             self.slow.observe(event, out);
         } else {
             self.slow.advance(event, out);
         }
-        slow
     }
 
     /// Wall-clock housekeeping, every few hundred ms: sends due updates and closes

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sluice_core::{AlertsConfig, Event, Severity};
 
-use super::window::WindowCounter;
+use super::window::{Baseline, WindowCounter};
 use super::{Alert, AlertKind, AlertStatus, AlertUpdate, Change, Episode, alert_id};
 
 const BUCKETS_PER_WINDOW: i64 = 10;
@@ -31,6 +31,9 @@ impl Rule {
 
 struct Track {
     counter: WindowCounter,
+    /// The usual count per bucket, so a busy database's steady trickle of slow
+    /// statements is not a storm; a storm is both over the count and unusual.
+    baseline: Baseline,
     episode: Option<Episode>,
 }
 
@@ -42,9 +45,21 @@ pub(crate) struct SlowSqlRules {
     critical_ms: f64,
     critical_severity: Severity,
     quiet: Duration,
-    /// Newest time of any SQL statement seen.
-    watermark: Option<DateTime<Utc>>,
-    tracks: HashMap<(Rule, String), Track>,
+    factor: f64,
+    baseline_secs: i64,
+    /// Per source: the first and newest statement time. Each source's statements arrive
+    /// in time order; different sources need not (an import reads one file after another).
+    clocks: HashMap<String, Clock>,
+    /// (rule, source, fingerprint id or module) -> its window and alert.
+    tracks: HashMap<Key, Track>,
+}
+
+type Key = (Rule, String, String);
+
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    first_seen: DateTime<Utc>,
+    watermark: DateTime<Utc>,
 }
 
 impl SlowSqlRules {
@@ -57,9 +72,21 @@ impl SlowSqlRules {
             critical_ms: config.slow_critical_ms as f64,
             critical_severity: config.slow_critical_severity,
             quiet: config.quiet(),
-            watermark: None,
+            factor: config.factor,
+            baseline_secs: config.baseline().as_secs().max(1) as i64,
+            clocks: HashMap::new(),
             tracks: HashMap::new(),
         }
+    }
+
+    /// Moves the source's clock to `event`'s time.
+    fn clock(&mut self, event: &Event) -> Clock {
+        let clock = self
+            .clocks
+            .entry(event.source.clone())
+            .or_insert(Clock { first_seen: event.timestamp, watermark: event.timestamp });
+        clock.watermark = clock.watermark.max(event.timestamp);
+        *clock
     }
 
     /// A statement that was not slow still moves SQL time on (and may close storms).
@@ -67,36 +94,52 @@ impl SlowSqlRules {
         if !event.fields.contains_key("query_time_ms") {
             return;
         }
-        let now = self.watermark.map_or(event.timestamp, |w| w.max(event.timestamp));
-        if self.watermark.is_some_and(|w| now - w < chrono::TimeDelta::seconds(1)) {
+        let before = self.clocks.get(&event.source).map(|c| c.watermark);
+        let now = self.clock(event).watermark;
+        if before.is_some_and(|w| now - w < chrono::TimeDelta::seconds(1)) {
             return;
         }
-        self.watermark = Some(now);
-        let keys: Vec<(Rule, String)> =
-            self.tracks.iter().filter(|(_, t)| t.episode.is_some()).map(|(k, _)| k.clone()).collect();
+        let keys: Vec<Key> = self
+            .tracks
+            .iter()
+            .filter(|(k, t)| t.episode.is_some() && k.1 == event.source)
+            .map(|(k, _)| k.clone())
+            .collect();
         for key in keys {
             self.evaluate(&key, None, out);
         }
     }
 
     pub(crate) fn observe(&mut self, event: &Event, out: &mut Vec<AlertUpdate>) {
-        let now = self.watermark.map_or(event.timestamp, |w| w.max(event.timestamp));
-        self.watermark = Some(now);
+        let clock = self.clock(event);
+        // Once a source's statements have been watched for a window, a fingerprint or
+        // module with no slow history so far has a usual count of zero, not an unknown one.
+        let watched = (clock.watermark - clock.first_seen).num_seconds() >= self.window_secs;
+        let now = clock.watermark;
         let query_id = event.field_str("query_id").unwrap_or("").to_owned();
         let ms = event.field_f64("query_time_ms").unwrap_or(0.0);
-        let mut keys = vec![(Rule::Storm, query_id.clone())];
+        let source = event.source.clone();
+        let mut keys = vec![(Rule::Storm, source.clone(), query_id.clone())];
         if self.module_storm_count > 0 {
-            keys.push((Rule::ModuleStorm, event.module.clone()));
+            keys.push((Rule::ModuleStorm, source.clone(), event.module.clone()));
         }
         if self.critical_ms > 0.0 && ms >= self.critical_ms {
-            keys.push((Rule::Critical, query_id));
+            keys.push((Rule::Critical, source, query_id));
         }
         for key in keys {
-            let window_secs = self.window_secs;
+            let (window_secs, baseline_secs) = (self.window_secs, self.baseline_secs);
+            let bucket_secs = (window_secs / BUCKETS_PER_WINDOW).max(1);
             let track = self.tracks.entry(key.clone()).or_insert_with(|| Track {
-                counter: WindowCounter::new(window_secs, (window_secs / BUCKETS_PER_WINDOW).max(1)),
+                counter: WindowCounter::new(window_secs, bucket_secs),
+                baseline: if watched {
+                    Baseline::known_zero(bucket_secs, baseline_secs)
+                } else {
+                    Baseline::new(bucket_secs, baseline_secs)
+                },
                 episode: None,
             });
+            // Fold completed buckets before the new hit can push old ones out of the window.
+            track.baseline.advance(&track.counter, track.counter.bucket_of(now));
             track.counter.add(event.timestamp, now);
             if let Some(episode) = &mut track.episode {
                 episode.hit(event);
@@ -105,19 +148,23 @@ impl SlowSqlRules {
         }
     }
 
-    fn evaluate(&mut self, key: &(Rule, String), event: Option<&Event>, out: &mut Vec<AlertUpdate>) {
-        let Some(now) = self.watermark else { return };
-        let (rule, subject) = (key.0, &key.1);
+    fn evaluate(&mut self, key: &Key, event: Option<&Event>, out: &mut Vec<AlertUpdate>) {
+        let Some(now) = self.clocks.get(&key.1).map(|c| c.watermark) else { return };
+        let (rule, subject) = (key.0, &key.2);
         let threshold = match rule {
             Rule::Storm => self.storm_count,
             Rule::ModuleStorm => self.module_storm_count,
             Rule::Critical => 1,
         };
         let severity = if rule == Rule::Critical { self.critical_severity } else { self.storm_severity };
-        let (window_secs, quiet, critical_ms) = (self.window_secs, self.quiet, self.critical_ms);
+        let (window_secs, quiet, critical_ms, factor) = (self.window_secs, self.quiet, self.critical_ms, self.factor);
         let Some(track) = self.tracks.get_mut(key) else { return };
+        track.baseline.advance(&track.counter, track.counter.bucket_of(now));
         let count = track.counter.count(now);
-        let over = count >= threshold;
+        let usual = track.baseline.per(track.counter.span());
+        let over = count >= threshold
+            && (rule == Rule::Critical
+                || (track.baseline.knows(track.counter.span()) && count as f64 > factor * usual));
         match (&mut track.episode, event) {
             (None, Some(event)) if over => {
                 let start =
@@ -185,12 +232,14 @@ impl SlowSqlRules {
                 out.push(update);
             }
         }
-        if let Some(now) = self.watermark {
-            self.tracks.retain(|_, t| {
+        let clocks = &self.clocks;
+        self.tracks.retain(|key, t| {
+            if let Some(now) = clocks.get(&key.1).map(|c| c.watermark) {
+                t.baseline.advance(&t.counter, t.counter.bucket_of(now));
                 t.counter.prune(now);
-                t.episode.is_some() || !t.counter.is_empty()
-            });
-        }
+            }
+            t.episode.is_some() || !t.counter.is_empty() || t.baseline.per(1) > 1e-3
+        });
     }
 
     pub(crate) fn finish(&mut self, out: &mut Vec<AlertUpdate>) {

@@ -32,6 +32,16 @@ fn statement(secs: f64, module: &str, query: &str, ms: f64) -> Event {
     e
 }
 
+/// Five minutes of healthy traffic before `until`, so the module's usual rate is known.
+fn calm(module: &str, until: f64) -> Vec<Event> {
+    (1..=300).rev().map(|i| log(until - i as f64, module, Level::Info, "ok")).collect()
+}
+
+/// Five minutes of fast statements before `until`: SQL has been watched for a window.
+fn fast_sql(module: &str, until: f64) -> Vec<Event> {
+    (1..=30).rev().map(|i| statement(until - 10.0 * i as f64, module, "SELECT 1", 2.0)).collect()
+}
+
 fn config() -> Config {
     Config::default()
 }
@@ -113,8 +123,8 @@ fn a_noisy_module_stops_paging_once_its_baseline_catches_up_but_still_pages_on_a
 fn core_flow_failing_most_requests_is_p1_otherwise_p2() {
     let mut detector = Detector::new(&config());
     // payment: 30% of requests failing -> P2.
-    let events: Vec<Event> =
-        (0..100).map(|i| request(i as f64 * 0.5, "payment", if i % 10 < 3 { 502 } else { 200 })).collect();
+    let mut events: Vec<Event> = (1..=300).rev().map(|i| request(-(i as f64), "payment", 200)).collect();
+    events.extend((0..100).map(|i| request(i as f64 * 0.5, "payment", if i % 10 < 3 { 502 } else { 200 })));
     let updates = run(&mut detector, events);
     let opened = changes(&updates, Change::Opened);
     assert_eq!(opened.len(), 1);
@@ -134,7 +144,7 @@ fn core_flow_failing_most_requests_is_p1_otherwise_p2() {
 #[test]
 fn slow_sql_storm_and_critical_statement() {
     let mut detector = Detector::new(&config());
-    let mut events = Vec::new();
+    let mut events = fast_sql("order", 0.0);
     for i in 0..12 {
         events.push(statement(i as f64 * 20.0, "order", &format!("SELECT * FROM orders WHERE user_id = {i}"), 800.0));
         events.push(statement(i as f64 * 20.0 + 1.0, "order", "SELECT 1", 2.0));
@@ -163,7 +173,11 @@ fn slow_sql_storm_and_critical_statement() {
 
 #[test]
 fn the_same_stream_gives_the_same_alert_ids() {
-    let stream = || (0..30).map(|i| log(i as f64, "order", Level::Error, "boom")).collect::<Vec<_>>();
+    let stream = || {
+        let mut events = calm("order", 0.0);
+        events.extend((0..30).map(|i| log(i as f64, "order", Level::Error, "boom")));
+        events
+    };
     let ids = || run(&mut Detector::new(&config()), stream()).into_iter().map(|u| u.alert.id).collect::<Vec<_>>();
     let first = ids();
     assert!(!first.is_empty());
@@ -188,7 +202,9 @@ fn per_module_slow_thresholds() {
 fn store_keeps_the_latest_version_and_filters() {
     let dir = tempfile::tempdir().unwrap();
     let mut detector = Detector::new(&config());
-    let mut updates = run(&mut detector, (0..30).map(|i| log(i as f64, "order", Level::Error, "boom")));
+    let mut updates = run(&mut detector, calm("order", 0.0));
+    updates.extend(run(&mut detector, (0..30).map(|i| log(i as f64, "order", Level::Error, "boom"))));
+    updates.extend(run(&mut detector, fast_sql("user", 0.0)));
     updates.extend(run(&mut detector, (0..12).map(|i| statement(i as f64, "user", "SELECT 2", 900.0))));
     detector.flush(&mut updates);
     {
@@ -210,4 +226,33 @@ fn store_keeps_the_latest_version_and_filters() {
     assert_eq!(store.list(&AlertFilter { from: Some(at(100.0)), ..Default::default() }).len(), 0);
     let lines = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap().lines().count();
     assert_eq!(lines, 2, "superseded versions are compacted away");
+}
+
+#[test]
+fn a_steady_trickle_of_slow_statements_is_not_a_storm() {
+    let mut detector = Detector::new(&config());
+    // Three slow statements a minute, every minute for two hours: over the storm count of
+    // 10 per 5 minutes, but usual for this database.
+    let trickle: Vec<Event> = (0..360)
+        .map(|i| statement(i as f64 * 20.0, "order", &format!("SELECT * FROM t WHERE id = {i}"), 700.0))
+        .collect();
+    let updates = run(&mut detector, trickle);
+    assert!(changes(&updates, Change::Opened).is_empty(), "{:#?}", changes(&updates, Change::Opened));
+    // Then a real storm: 200 in two minutes.
+    let storm: Vec<Event> = (0..200)
+        .map(|i| statement(7200.0 + i as f64 * 0.6, "order", &format!("SELECT * FROM t WHERE id = {i}"), 2500.0))
+        .collect();
+    let updates = run(&mut detector, storm);
+    let opened = changes(&updates, Change::Opened);
+    assert_eq!(opened.iter().filter(|a| a.rule == "slow_sql_storm").count(), 1, "{opened:#?}");
+}
+
+#[test]
+fn messages_are_grouped_without_their_numbers_and_ids() {
+    assert_eq!(
+        fold_digits("timeout after 3000ms traceId=19d750a0b7e636bd order 42"),
+        "timeout after Nms traceId=X order N"
+    );
+    assert_eq!(fold_digits("支付超时 订单 123"), "支付超时 订单 N");
+    assert_eq!(fold_digits("deadbeef cafe"), "deadbeef cafe", "hex words without digits are words");
 }

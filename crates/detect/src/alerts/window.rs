@@ -90,6 +90,9 @@ pub(crate) struct Baseline {
     /// Weight of each new bucket: `1 - exp(-bucket / time_constant)`.
     alpha: f64,
     per_bucket: f64,
+    /// Buckets folded in so far: the average is corrected for its zero start
+    /// (`per_bucket / (1 - (1 - alpha)^n)`), so the first minutes already know the rate.
+    seen: i32,
     /// The last bucket folded in.
     folded: Option<i64>,
 }
@@ -97,7 +100,13 @@ pub(crate) struct Baseline {
 impl Baseline {
     pub(crate) fn new(bucket_secs: i64, time_constant_secs: i64) -> Self {
         let alpha = 1.0 - (-(bucket_secs as f64) / time_constant_secs.max(1) as f64).exp();
-        Baseline { alpha, per_bucket: 0.0, folded: None }
+        Baseline { alpha, per_bucket: 0.0, seen: 0, folded: None }
+    }
+
+    /// A baseline that already knows the rate is zero: for a fingerprint first seen after
+    /// the statement stream has been watched for a while.
+    pub(crate) fn known_zero(bucket_secs: i64, time_constant_secs: i64) -> Self {
+        Baseline { seen: i32::MAX / 2, ..Baseline::new(bucket_secs, time_constant_secs) }
     }
 
     /// Folds every bucket before `current` that has completed since the last call.
@@ -121,12 +130,22 @@ impl Baseline {
             let c = counter.bucket_count(index) as f64;
             self.per_bucket += self.alpha * (c - self.per_bucket);
         }
+        self.seen = self.seen.saturating_add((current - start).min(i64::from(i32::MAX)) as i32);
         self.folded = Some(current - 1);
     }
 
     /// The usual count over `buckets` buckets.
     pub(crate) fn per(&self, buckets: i64) -> f64 {
-        self.per_bucket * buckets as f64
+        if self.seen == 0 {
+            return 0.0;
+        }
+        let weight = 1.0 - (1.0 - self.alpha).powi(self.seen);
+        self.per_bucket / weight * buckets as f64
+    }
+
+    /// Whether at least `buckets` complete buckets of history are in.
+    pub(crate) fn knows(&self, buckets: i64) -> bool {
+        i64::from(self.seen) >= buckets
     }
 }
 

@@ -86,3 +86,192 @@ async fn raw_lines_are_kept_and_counted() {
     let metrics = state.pipeline.metrics().render();
     assert!(metrics.contains("sluice_parse_errors_total{source=\"web\"} 1"), "{metrics}");
 }
+
+async fn get(state: &AppState, uri: &str) -> (StatusCode, serde_json::Value) {
+    call(state, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+/// A webhook receiver on a real socket: every body it is sent comes out of the channel.
+async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let receiver = Router::new().route(
+        "/{kind}",
+        axum::routing::post(move |axum::extract::Path(kind): axum::extract::Path<String>, body: String| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send((kind, body));
+                r#"{"errcode":0,"errmsg":"ok"}"#
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    (base, rx)
+}
+
+/// Five quiet minutes of a payment service, then 30 errors in 15 seconds.
+fn payment_incident() -> String {
+    let mut lines = String::new();
+    for i in 0..150 {
+        let at = chrono::DateTime::from_timestamp(1_795_183_200 + i * 2, 0).unwrap();
+        lines.push_str(&format!(
+            "{{\"time\":\"{}\",\"level\":\"info\",\"msg\":\"payment ok\",\"service\":\"payment-api\"}}\n",
+            at.to_rfc3339()
+        ));
+    }
+    for i in 0..30 {
+        let at = chrono::DateTime::from_timestamp_millis(1_795_183_500_000 + i * 500).unwrap();
+        lines.push_str(&format!(
+            "{{\"time\":\"{}\",\"level\":\"error\",\"msg\":\"gateway timeout after {}ms traceId=ab{i:06}cd\",\"service\":\"payment-api\"}}\n",
+            at.to_rfc3339(),
+            3000 + i
+        ));
+    }
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_error_burst_is_stored_listed_streamed_sent_and_counted() {
+    let (base, mut hooks) = webhook_receiver().await;
+    let mut config = Config::default();
+    for (kind, format) in [("generic", "generic"), ("dingtalk", "dingtalk"), ("wecom", "wecom")] {
+        config.alerts.webhooks.push(sluice_core::WebhookConfig {
+            url: format!("{base}/{kind}"),
+            format: match format {
+                "dingtalk" => sluice_core::WebhookFormat::Dingtalk,
+                "wecom" => sluice_core::WebhookFormat::Wecom,
+                _ => sluice_core::WebhookFormat::Generic,
+            },
+            min_severity: sluice_core::Severity::P3,
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = Pipeline::start(Arc::new(config), dir.path(), PipelineOptions::default()).unwrap();
+    let state = AppState { pipeline: Arc::new(pipeline) };
+
+    // Subscribe to the live stream before the burst.
+    let stream = app(state.clone()).oneshot(Request::get("/api/v1/alerts/stream").body(Body::empty()).unwrap());
+    let response = stream.await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body().into_data_stream();
+
+    let (status, body_json) = call(&state, post("/api/v1/ingest?source=api&format=json", &payment_incident())).await;
+    assert_eq!(status, StatusCode::OK, "{body_json}");
+
+    use futures_util::StreamExt;
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(10), body.next())
+        .await
+        .expect("an alert event on the stream")
+        .unwrap()
+        .unwrap();
+    let frame = String::from_utf8_lossy(&frame).into_owned();
+    assert!(frame.contains("event: opened"), "{frame}");
+    assert!(frame.contains("\"kind\":\"error_burst\""), "{frame}");
+
+    state.pipeline.flush().await.unwrap();
+    let (status, listed) = get(&state, "/api/v1/alerts?kind=error_burst&module=payment").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["total"], 1, "{listed}");
+    let alert = &listed["alerts"][0];
+    assert_eq!(alert["severity"], "P2", "payment is a core flow; no HTTP requests to call it down");
+    assert_eq!(alert["count"], 30);
+    assert_eq!(alert["start"], "2026-11-20T14:05:00Z");
+    assert_eq!(alert["top_messages"][0]["message"], "gateway timeout after Nms traceId=X");
+    let id = alert["id"].as_str().unwrap().to_owned();
+    let (status, one) = get(&state, &format!("/api/v1/alerts/{id}")).await;
+    assert_eq!((status, one["id"].as_str()), (StatusCode::OK, Some(id.as_str())));
+    let (status, _) = get(&state, "/api/v1/alerts/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body_json) = get(&state, "/api/v1/alerts?severity=P9").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body_json["error"].as_str().unwrap().contains("severity"), "{body_json}");
+    let (_, none) = get(&state, "/api/v1/alerts?kind=slow_sql").await;
+    assert_eq!(none["total"], 0);
+
+    // One opening per receiver, each in its own shape.
+    let mut seen = std::collections::BTreeMap::new();
+    while seen.len() < 3 {
+        let (kind, body) =
+            tokio::time::timeout(std::time::Duration::from_secs(15), hooks.recv()).await.expect("webhook").unwrap();
+        seen.entry(kind).or_insert(body);
+    }
+    let generic: serde_json::Value = serde_json::from_str(&seen["generic"]).unwrap();
+    assert_eq!((generic["change"].as_str(), generic["alert"]["id"].as_str()), (Some("opened"), Some(id.as_str())));
+    assert!(generic["link"].as_str().unwrap().contains("module%3Apayment"), "{generic}");
+    let dingtalk: serde_json::Value = serde_json::from_str(&seen["dingtalk"]).unwrap();
+    assert_eq!(dingtalk["msgtype"], "markdown");
+    assert!(dingtalk["markdown"]["title"].as_str().unwrap().starts_with("[P2] payment error_burst"), "{dingtalk}");
+    let wecom: serde_json::Value = serde_json::from_str(&seen["wecom"]).unwrap();
+    assert!(wecom["markdown"]["content"].as_str().unwrap().contains("gateway timeout"), "{wecom}");
+
+    let metrics = state.pipeline.metrics().render();
+    assert!(metrics.contains("sluice_alerts_total{kind=\"error_burst\",severity=\"P2\"} 1"), "{metrics}");
+    assert!(metrics.contains("sluice_alerts_open 1"), "{metrics}");
+}
+
+const SLOW_LOG: &str = "# Time: 2026-11-20T01:00:00.000000Z
+# User@Host: shop[shop] @ app-1 [10.0.1.2]  Id: 7
+# Query_time: 0.812000  Lock_time: 0.000100 Rows_sent: 1  Rows_examined: 5000
+use shop;
+SET timestamp=1763600400;
+SELECT * FROM orders WHERE id = 42;
+# Time: 2026-11-20T01:00:05.000000Z
+# User@Host: shop[shop] @ app-1 [10.0.1.2]  Id: 7
+# Query_time: 1.500000  Lock_time: 0.000200 Rows_sent: 1  Rows_examined: 9000
+SET timestamp=1763600405;
+SELECT * FROM orders WHERE id = 7;
+# Time: 2026-11-20T01:00:09.000000Z
+# User@Host: shop[shop] @ app-1 [10.0.1.2]  Id: 7
+# Query_time: 0.020000  Lock_time: 0.000000 Rows_sent: 1  Rows_examined: 1
+SET timestamp=1763600409;
+SELECT 1;
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn digest_over_http_in_three_formats() {
+    let (_dir, state) = start().await;
+    let (status, body) = call(&state, post("/api/v1/ingest?source=db&format=mysql-slow", SLOW_LOG)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    state.pipeline.flush().await.unwrap();
+
+    let (status, digest) = get(&state, "/api/v1/digest?date=2026-11-20").await;
+    assert_eq!(status, StatusCode::OK, "{digest}");
+    assert_eq!((digest["total_queries"].as_u64(), digest["slow_queries"].as_u64()), (Some(3), Some(2)));
+    let row = &digest["queries"][0];
+    assert_eq!(row["fingerprint"], "select * from orders where id = ?");
+    assert_eq!(row["id"], sluice_detect::fingerprint::query_id("select * from orders where id = ?"));
+    assert_eq!((row["count"].as_u64(), row["total_ms"].as_f64()), (Some(2), Some(2312.0)));
+    assert_eq!(row["example"], "SELECT * FROM orders WHERE id = 7");
+    assert_eq!(row["db"], "shop");
+
+    let (_, all) = get(&state, "/api/v1/digest?from=2026-11-20T00:00:00Z&to=2026-11-20T02:00:00Z&min_ms=0").await;
+    assert_eq!(all["queries"].as_array().unwrap().len(), 2);
+
+    for (format, content_type, needle) in
+        [("text", "text/plain; charset=utf-8", "# Profile"), ("html", "text/html; charset=utf-8", "<svg")]
+    {
+        let response = app(state.clone())
+            .oneshot(
+                Request::get(format!("/api/v1/digest?date=2026-11-20&format={format}")).body(Body::empty()).unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-type"], content_type);
+        let text = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert!(String::from_utf8_lossy(&text).contains(needle), "{format}");
+    }
+    for bad in
+        ["date=20-11-2026", "date=2026-11-20&from=-1h", "format=pdf", "min_ms=-5", "from=2026-11-21&to=2026-11-20"]
+    {
+        let (status, body) = get(&state, &format!("/api/v1/digest?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+
+    // Searchable by what the digest shows.
+    let id = row["id"].as_str().unwrap();
+    let (_, hits) = get(&state, &format!("/api/v1/search?q=query_id:{id}")).await;
+    assert_eq!(hits["total"], 2);
+    let (_, slow) = get(&state, "/api/v1/search?q=slow:true").await;
+    assert_eq!(slow["total"], 2);
+}

@@ -21,6 +21,8 @@ struct Args {
     seed: u64,
     start: DateTime<Utc>,
     incidents: Incidents,
+    /// Only this format, with the whole size budget.
+    only: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,6 +33,7 @@ fn parse_args() -> Result<Args, String> {
         seed: 42,
         start: DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").map_err(|e| e.to_string())?.to_utc(),
         incidents: Incidents::default(),
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -43,6 +46,13 @@ fn parse_args() -> Result<Args, String> {
             "--start" => {
                 args.start = DateTime::parse_from_rfc3339(&value()?).map_err(|e| format!("--start: {e}"))?.to_utc()
             }
+            "--only" => {
+                let format = value()?;
+                if !OUTPUTS.iter().any(|(f, _, _)| *f == format) {
+                    return Err(format!("--only: unknown format `{format}`"));
+                }
+                args.only = Some(format);
+            }
             "--storm-at" => {
                 args.incidents.storm_at_minute = value()?.parse().map_err(|e| format!("--storm-at: {e}"))?
             }
@@ -51,7 +61,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "-h" | "--help" => {
                 return Err("usage: sluice-gen [--out DIR] [--size 1GB | --events N] [--seed N] [--start RFC3339] \
-                            [--storm-at MINUTE] [--burst-at MINUTE]"
+                            [--storm-at MINUTE] [--burst-at MINUTE] [--only FORMAT]"
                     .into());
             }
             other => return Err(format!("unknown flag `{other}`")),
@@ -83,6 +93,10 @@ fn main() -> ExitCode {
         }
     };
     for (i, (format, file, share)) in OUTPUTS.iter().enumerate() {
+        if args.only.as_deref().is_some_and(|only| only != *format) {
+            continue;
+        }
+        let share = if args.only.is_some() { 100 } else { *share };
         let budget = match args.size {
             Some(total) => Budget::Bytes(total * share / 100),
             None => Budget::Events(args.events),

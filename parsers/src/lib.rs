@@ -22,6 +22,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sluice_core::{Config, Event, FormatName, SourceConfig};
 
+pub use auto::sniff;
 pub use nginx::{COMBINED, LogFormat};
 pub use route::{ModuleRouter, default_module};
 

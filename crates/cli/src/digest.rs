@@ -1,13 +1,14 @@
 //! `sluice digest`: the slow-query digest of a day or window from the data dir, or of log
 //! files given on the command line (read on the spot, like pt-query-digest and pgBadger).
 
-use std::io::{BufRead, BufReader, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, ValueEnum};
-use sluice_core::{Config, FormatName};
+use sluice_core::{Config, FormatName, SourceConfig};
 use sluice_digest::{Digest, DigestBuilder, DigestOptions};
 use sluice_index::EventIndex;
 use sluice_parsers::{ModuleRouter, Parser};
@@ -111,35 +112,144 @@ pub fn run(config: &Config, data_dir: &Path, args: DigestArgs) -> anyhow::Result
     Ok(())
 }
 
-/// Events per parse batch handed to the digest.
+/// Events parsed before they are handed to the digest.
 const BATCH: usize = 4096;
 
+/// Digests the files, splitting each big plain slow log into one chunk per core at entry
+/// boundaries; every chunk is parsed and aggregated on its own thread and the partial
+/// digests are merged. (A chunk's first entries cannot inherit `use db` from the chunk
+/// before it; counts, times and fingerprints do not depend on that.)
 fn digest_files(config: &Config, args: &DigestArgs, options: DigestOptions) -> anyhow::Result<Digest> {
     let router = ModuleRouter::new(&config.modules)?;
-    let mut builder = DigestBuilder::new(options);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut total = DigestBuilder::new(options.clone());
     for file in &args.files {
-        let source = crate::import::resolve_source(config, args.source.as_deref(), args.input_format, None, file)?;
-        let mut parser = Parser::for_source(config, &source, router.clone(), "", Utc::now())?;
-        let (reader, len) = crate::import::open_input(file).with_context(|| format!("reading {}", file.display()))?;
-        let progress = crate::import::progress_bar(file, len);
-        let mut reader = BufReader::with_capacity(1 << 20, reader);
-        let (mut line, mut events, mut offset) = (Vec::with_capacity(4096), Vec::with_capacity(BATCH), 0u64);
-        loop {
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line).with_context(|| format!("reading {}", file.display()))?;
-            if n == 0 {
-                break;
-            }
-            parser.push_line(line.strip_suffix(b"\n").unwrap_or(&line), offset, &mut events);
-            offset += n as u64;
-            if events.len() >= BATCH {
-                events.drain(..).for_each(|e| builder.add(&e));
-                progress.set_position(offset);
+        let mut source = crate::import::resolve_source(config, args.source.as_deref(), args.input_format, None, file)?;
+        let chunks = match split_points(file, &mut source, threads) {
+            Ok(Some(chunks)) => chunks,
+            Ok(None) => vec![(0, u64::MAX)],
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", file.display()))),
+        };
+        let partials = std::thread::scope(|scope| {
+            let workers: Vec<_> = chunks
+                .iter()
+                .map(|&(start, end)| {
+                    let (source, router, options) = (&source, &router, options.clone());
+                    scope.spawn(move || digest_chunk(config, source, router, file, start, end, options))
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a digest thread panicked"))))
+                .collect::<anyhow::Result<Vec<_>>>()
+        })?;
+        for partial in partials {
+            total.merge(partial);
+        }
+    }
+    Ok(total.finish())
+}
+
+/// Parses `[start, end)` of `file` (a chunk runs past `end` to finish its last line).
+fn digest_chunk(
+    config: &Config,
+    source: &SourceConfig,
+    router: &ModuleRouter,
+    file: &Path,
+    start: u64,
+    end: u64,
+    options: DigestOptions,
+) -> anyhow::Result<DigestBuilder> {
+    let mut parser = Parser::for_source(config, source, router.clone(), "", Utc::now())?;
+    let mut builder = DigestBuilder::new(options);
+    let (mut reader, len): (Box<dyn Read>, Option<u64>) = if start == 0 && end == u64::MAX {
+        crate::import::open_input(file).with_context(|| format!("reading {}", file.display()))?
+    } else {
+        let mut f = File::open(file).with_context(|| format!("reading {}", file.display()))?;
+        f.seek(SeekFrom::Start(start))?;
+        (Box::new(f), Some(end - start))
+    };
+    let progress = if start == 0 { crate::import::progress_bar(file, len) } else { indicatif::ProgressBar::hidden() };
+    let mut reader = BufReader::with_capacity(1 << 20, &mut reader);
+    let (mut line, mut events, mut offset) = (Vec::with_capacity(4096), Vec::with_capacity(BATCH), start);
+    while offset < end {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).with_context(|| format!("reading {}", file.display()))?;
+        if n == 0 {
+            break;
+        }
+        parser.push_line(line.strip_suffix(b"\n").unwrap_or(&line), offset, &mut events);
+        offset += n as u64;
+        if events.len() >= BATCH {
+            events.drain(..).for_each(|e| builder.add(&e));
+            progress.set_position(offset - start);
+        }
+    }
+    parser.flush(&mut events);
+    events.drain(..).for_each(|e| builder.add(&e));
+    progress.finish_and_clear();
+    Ok(builder)
+}
+
+/// Below this a file is read by one thread.
+const SPLIT_MIN_BYTES: u64 = 16 << 20;
+
+/// Where to cut a plain MySQL slow log or PostgreSQL log into `parts` chunks, each
+/// starting at a line that begins an entry. `None` when the file should be read whole
+/// (compressed, stdin, small, or another format). Resolves `auto` by sniffing.
+fn split_points(file: &Path, source: &mut SourceConfig, parts: usize) -> std::io::Result<Option<Vec<(u64, u64)>>> {
+    if parts < 2 || file.as_os_str() == "-" || file.extension().is_some_and(|e| e == "gz") {
+        return Ok(None);
+    }
+    let mut f = File::open(file)?;
+    let len = f.metadata()?.len();
+    if len < SPLIT_MIN_BYTES {
+        return Ok(None);
+    }
+    if source.format == FormatName::Auto {
+        let mut head = BufReader::new(&mut f);
+        let mut first = Vec::new();
+        while first.iter().all(u8::is_ascii_whitespace) {
+            first.clear();
+            if head.read_until(b'\n', &mut first)? == 0 {
+                return Ok(None);
             }
         }
-        parser.flush(&mut events);
-        events.drain(..).for_each(|e| builder.add(&e));
-        progress.finish_and_clear();
+        source.format = sluice_parsers::sniff(&first, chrono_tz::Tz::UTC);
     }
-    Ok(builder.finish())
+    let starts_entry: fn(&[u8]) -> bool = match source.format {
+        FormatName::MysqlSlow => |line| line.starts_with(b"# Time:"),
+        // Continuation lines of a multi-line statement start with white space.
+        FormatName::Postgres => |line| line.first().is_some_and(|b| !b.is_ascii_whitespace()),
+        _ => return Ok(None),
+    };
+    let mut points = vec![0u64];
+    let mut buf = Vec::with_capacity(1 << 16);
+    for i in 1..parts as u64 {
+        let nominal = len * i / parts as u64;
+        f.seek(SeekFrom::Start(nominal))?;
+        let mut reader = BufReader::new(&mut f);
+        let mut at = nominal;
+        // Skip the partial line, then find the next line that starts an entry.
+        buf.clear();
+        at += reader.read_until(b'\n', &mut buf)? as u64;
+        loop {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf)? as u64;
+            if n == 0 {
+                at = len;
+                break;
+            }
+            if starts_entry(&buf) {
+                break;
+            }
+            at += n;
+        }
+        if at > *points.last().unwrap_or(&0) && at < len {
+            points.push(at);
+        }
+    }
+    let mut chunks: Vec<(u64, u64)> = points.windows(2).map(|w| (w[0], w[1])).collect();
+    chunks.push((*points.last().unwrap_or(&0), len));
+    Ok(Some(chunks))
 }

@@ -81,7 +81,13 @@ pub fn fingerprint(query: &str) -> String {
 
 /// pt-query-digest's query id: the uppercase hex MD5 of the fingerprint.
 pub fn query_id(fingerprint: &str) -> String {
-    Md5::digest(fingerprint.as_bytes()).iter().map(|b| format!("{b:02X}")).collect()
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut id = String::with_capacity(32);
+    for b in Md5::digest(fingerprint.as_bytes()) {
+        id.push(HEX[usize::from(b >> 4)] as char);
+        id.push(HEX[usize::from(b & 15)] as char);
+    }
+    id
 }
 
 /// `(?:--|#)[^'"\r\n]*(?=[\r\n]|\Z)`: a comment that runs to the end of its line without a quote.

@@ -33,12 +33,17 @@ pub struct QueryClass {
 }
 
 pub fn classify(query: &str, dialect: Dialect) -> QueryClass {
-    let fingerprint = match dialect {
-        Dialect::MySql => fingerprint::fingerprint(query),
-        Dialect::Postgres => pg_normalize::normalize(query),
-    };
+    let fingerprint = fingerprint_of(query, dialect);
     let id = fingerprint::query_id(&fingerprint);
     QueryClass { fingerprint, id }
+}
+
+/// The fingerprint alone (the id is a hash of it, needed once per class).
+pub fn fingerprint_of(query: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::MySql => fingerprint::fingerprint(query),
+        Dialect::Postgres => pg_normalize::normalize(query),
+    }
 }
 
 /// A timed statement the digest counts: the SQL text and its duration. PostgreSQL's

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use sluice_core::Event;
-use sluice_detect::sql::{self, Dialect, QueryClass};
+use sluice_detect::sql::{self, Dialect};
 
 pub use html::render_html;
 pub use text::render_text;
@@ -204,13 +204,18 @@ impl DigestBuilder {
         *self.per_hour.entry(hour).or_default() += 1;
 
         let dialect = Dialect::of(event);
-        // Events read back from the index carry their class already.
-        let class = match (event.field_str("fingerprint"), event.field_str("query_id")) {
-            (Some(fingerprint), Some(id)) => QueryClass { fingerprint: fingerprint.to_owned(), id: id.to_owned() },
-            _ => sql::classify(query, dialect),
+        // Events read back from the index carry their class already; the id is computed
+        // once per class, not per statement.
+        let known = event.field_str("fingerprint").zip(event.field_str("query_id"));
+        let fingerprint = match known {
+            Some((fingerprint, _)) => fingerprint.to_owned(),
+            None => sql::fingerprint_of(query, dialect),
         };
-        let stats = self.classes.entry(class.fingerprint).or_insert_with(|| ClassStats {
-            id: class.id,
+        let stats = self.classes.entry(fingerprint).or_insert_with_key(|fingerprint| ClassStats {
+            id: match known {
+                Some((_, id)) => id.to_owned(),
+                None => sluice_detect::fingerprint::query_id(fingerprint),
+            },
             dbms: dialect,
             times: Vec::new(),
             total: 0.0,

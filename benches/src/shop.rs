@@ -284,26 +284,12 @@ impl Shop {
                 1.5 + self.rng.below(3000) as f64 / 1000.0,
             )
         } else {
-            let queries = [
-                format!(
-                    "SELECT * FROM product WHERE category_id = {} ORDER BY sales DESC LIMIT 50;",
-                    self.rng.below(300)
-                ),
-                format!("UPDATE inventory SET stock = stock - 1 WHERE sku = 'SKU-{id}' AND stock > 0;"),
-                format!("SELECT id, status FROM payment_record WHERE order_id = {id};"),
-                format!(
-                    "INSERT INTO orders (user_id, amount, status) VALUES ({id}, {}.00, 'NEW');",
-                    self.rng.below(900)
-                ),
-                format!("SELECT * FROM user_address WHERE user_id = {id};"),
-                "SELECT COUNT(*) FROM shipment WHERE status = 'IN_TRANSIT' AND updated_at < '2026-11-19';".to_string(),
-            ];
-            let q = self.rng.pick(&queries).clone();
+            let (q, typical_ms) = self.statement(id);
             // The slow log records everything (long_query_time = 0); a few percent are slow.
             let secs = if self.rng.chance(2) {
                 0.5 + self.rng.below(2000) as f64 / 1000.0
             } else {
-                0.002 + self.rng.below(150) as f64 / 1000.0
+                (1 + self.rng.below(typical_ms)) as f64 / 1000.0
             };
             ("shop", q, secs)
         };
@@ -319,6 +305,39 @@ impl Shop {
             self.rng.below(50),
             self.now.timestamp(),
         );
+    }
+
+    /// One of the shop's everyday statements (two dozen shapes, browsing-heavy like the
+    /// traffic) and how many milliseconds it typically takes at most.
+    fn statement(&mut self, id: u64) -> (String, u64) {
+        let n = self.rng.below(900);
+        let page = 20 * self.rng.below(10);
+        match self.rng.below(100) {
+            0..=14 => (format!("SELECT * FROM product WHERE category_id = {n} ORDER BY sales DESC LIMIT 50;"), 120),
+            15..=24 => (format!("SELECT id, name, price FROM product WHERE id IN ({id}, {}, {});", id + 7, id + 19), 20),
+            25..=29 => (format!("SELECT * FROM product_review WHERE product_id = {id} ORDER BY created_at DESC LIMIT {page}, 20;"), 80),
+            30..=34 => (format!("SELECT COUNT(*) FROM product WHERE name LIKE '%phone%' AND price < {n};"), 300),
+            35..=41 => (format!("UPDATE inventory SET stock = stock - 1 WHERE sku = 'SKU-{id}' AND stock > 0;"), 40),
+            42..=44 => (format!("SELECT sku, stock FROM inventory WHERE warehouse_id = {} AND stock < 10;", n % 12), 150),
+            45..=51 => (format!("INSERT INTO orders (user_id, amount, status) VALUES ({id}, {n}.00, 'NEW');"), 30),
+            52..=56 => (format!("SELECT * FROM orders WHERE user_id = {id} ORDER BY created_at DESC LIMIT 20;"), 60),
+            57..=59 => (format!("UPDATE orders SET status = 'PAID', paid_at = NOW() WHERE id = {id} AND status = 'NEW';"), 25),
+            60..=61 => (format!("INSERT INTO order_item (order_id, sku, qty, price) VALUES ({id}, 'SKU-{n}', 1, {n}.00), ({id}, 'SKU-{}', 2, 9.90);", n + 1), 30),
+            62..=66 => (format!("SELECT id, status FROM payment_record WHERE order_id = {id};"), 15),
+            67..=69 => (format!("INSERT INTO payment_record (order_id, channel, amount) VALUES ({id}, 'alipay', {n}.00);"), 30),
+            70..=71 => (format!("UPDATE payment_record SET status = 'REFUNDED' WHERE order_id = {id};"), 30),
+            72..=77 => (format!("SELECT * FROM user_address WHERE user_id = {id};"), 15),
+            78..=81 => (format!("SELECT id, nickname, level FROM user WHERE id = {id};"), 10),
+            82..=83 => (format!("UPDATE user SET last_login = NOW() WHERE id = {id};"), 20),
+            84..=85 => (format!("SELECT * FROM coupon WHERE user_id = {id} AND expire_at > NOW() AND used = 0;"), 50),
+            86..=89 => ("SELECT COUNT(*) FROM shipment WHERE status = 'IN_TRANSIT' AND updated_at < '2026-11-19';".to_string(), 400),
+            90..=93 => (format!("SELECT * FROM shipment WHERE order_id = {id};"), 20),
+            94..=95 => (format!("INSERT INTO shipment_event (waybill, status, at) VALUES ('SF{id}', 'ARRIVED', NOW());"), 30),
+            96 => (format!("DELETE FROM cart_item WHERE user_id = {id} AND updated_at < NOW() - INTERVAL 30 DAY;"), 200),
+            97 => ("SELECT DATE(created_at), SUM(amount) FROM orders WHERE created_at > NOW() - INTERVAL 1 DAY GROUP BY 1;".to_string(), 900),
+            98 => ("BEGIN;".to_string(), 2),
+            _ => ("COMMIT;".to_string(), 5),
+        }
     }
 
     pub fn postgres(&mut self, out: &mut Vec<u8>) {
@@ -342,6 +361,17 @@ impl Shop {
                     self.rng.below(5000),
                     self.rng.below(99)
                 );
+            }
+            7..=59 => {
+                // The application's everyday statements, as PostgreSQL logs them.
+                let id = 1 + self.rng.below(900_000);
+                let (sql, typical_ms) = self.statement(id);
+                let ms = if self.rng.chance(2) {
+                    500.0 + self.rng.below(4000) as f64
+                } else {
+                    1.0 + self.rng.below(typical_ms) as f64
+                } + self.rng.below(1000) as f64 / 1000.0;
+                let _ = writeln!(out, "{ts} [{pid}] shop@shopdb LOG:  duration: {ms:.3} ms  statement: {sql}");
             }
             _ => {
                 let ms = if self.rng.chance(2) {

@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
+#[derive(Clone)]
 struct Rules {
     block_comment: Regex,
     quoted_ident: Regex,
@@ -61,10 +62,18 @@ static RULES: LazyLock<Rules> = LazyLock::new(|| {
 /// pgBadger's normalised form of a statement: literals and numbers as `?`, lists as
 /// `in (...)`, lowercase outside quoted identifiers, whitespace squeezed.
 pub fn normalize(query: &str) -> String {
+    LOCAL_RULES.with(|rules| normalize_with(rules, query))
+}
+
+thread_local! {
+    // A clone per thread, so parallel digests do not contend for each regex's scratch pool.
+    static LOCAL_RULES: Rules = RULES.clone();
+}
+
+fn normalize_with(rules: &Rules, query: &str) -> String {
     if query.is_empty() {
         return String::new();
     }
-    let rules = &*RULES;
     let q = rules.block_comment.replace_all(query, "");
 
     // Lowercase everything but quoted identifiers. pgBadger swaps them for placeholders

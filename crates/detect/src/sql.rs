@@ -42,6 +42,8 @@ pub fn classify(query: &str, dialect: Dialect) -> QueryClass {
 pub fn fingerprint_of(query: &str, dialect: Dialect) -> String {
     match dialect {
         Dialect::MySql => fingerprint::fingerprint(query),
+        // pgBadger ends every statement with `;` before normalising it.
+        Dialect::Postgres if !query.trim_end().ends_with(';') => pg_normalize::normalize(&format!("{query};")),
         Dialect::Postgres => pg_normalize::normalize(query),
     }
 }

@@ -71,7 +71,7 @@ fn postgres_statements_use_pgbadger_normalisation_and_skip_parse_steps() {
     parse.fields.insert("statement_kind".into(), json!("parse"));
     let d = digest(&[execute, parse], DigestOptions::default());
     assert_eq!(d.total_queries, 1);
-    assert_eq!(d.queries[0].fingerprint, "select * from t where a in (...)");
+    assert_eq!(d.queries[0].fingerprint, "select * from t where a in (...);", "ended with `;` as pgBadger does");
     assert_eq!(d.queries[0].dbms, "postgresql");
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use sluice_core::Config;
 use sluice_detect::alerts::store::StoreError;
-use sluice_detect::alerts::{Alert, AlertFilter, AlertStatus, AlertStore, AlertUpdate, Change};
+use sluice_detect::alerts::{Alert, AlertFilter, AlertStore, AlertUpdate, Change};
 use tokio::sync::broadcast;
 use tracing::{error, warn};
 
@@ -60,8 +60,7 @@ impl AlertHub {
             }
             let _ = self.live.send(update);
         }
-        let open = store.list(&AlertFilter { status: Some(AlertStatus::Open), ..Default::default() }).len();
-        self.metrics.set_open_alerts(open as u64);
+        self.metrics.set_open_alerts(store.open_count() as u64);
     }
 
     pub fn list(&self, filter: &AlertFilter) -> Vec<Alert> {

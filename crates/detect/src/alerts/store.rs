@@ -123,6 +123,10 @@ impl AlertStore {
         out
     }
 
+    pub fn open_count(&self) -> usize {
+        self.alerts.values().filter(|a| a.status == AlertStatus::Open).count()
+    }
+
     pub fn len(&self) -> usize {
         self.alerts.len()
     }

@@ -43,21 +43,11 @@ pub struct AlertsArgs {
 pub fn run(config: &Config, data_dir: &Path, args: AlertsArgs) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let tz = config.timezone();
-    let time = |value: &Option<String>, flag: &str| -> Result<_, UsageError> {
-        value
-            .as_deref()
-            .map(|v| sluice_core::time::parse_time(v, now, tz).map_err(|e| UsageError(format!("{flag}: {e}"))))
-            .transpose()
-    };
+    let time = |value: &Option<String>, flag: &str| crate::time_flag(value.as_deref(), flag, now, tz);
     let severity = args
         .severity
         .as_deref()
-        .map(|s| match s.to_ascii_uppercase().as_str() {
-            "P1" => Ok(sluice_core::Severity::P1),
-            "P2" => Ok(sluice_core::Severity::P2),
-            "P3" => Ok(sluice_core::Severity::P3),
-            _ => Err(UsageError(format!("--severity: `{s}` is not P1, P2 or P3"))),
-        })
+        .map(|s| s.parse::<sluice_core::Severity>().map_err(|e| UsageError(format!("--severity: {e}"))))
         .transpose()?;
     let filter = AlertFilter {
         from: time(&args.from, "--from")?,

@@ -60,12 +60,7 @@ pub fn run(config: &Config, data_dir: &Path, args: DigestArgs) -> anyhow::Result
     if !(min_ms.is_finite() && min_ms >= 0.0) {
         return Err(UsageError("--min-ms: must be 0 or more".into()).into());
     }
-    let time = |value: &Option<String>, flag: &str| -> Result<_, UsageError> {
-        value
-            .as_deref()
-            .map(|v| sluice_core::time::parse_time(v, now, tz).map_err(|e| UsageError(format!("{flag}: {e}"))))
-            .transpose()
-    };
+    let time = |value: &Option<String>, flag: &str| crate::time_flag(value.as_deref(), flag, now, tz);
     let date = args
         .date
         .as_deref()

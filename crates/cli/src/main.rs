@@ -112,6 +112,16 @@ fn init_tracing() {
         .init();
 }
 
+/// A time flag (`--from`, `--to`): RFC 3339 or relative, zone-less times in `tz`.
+fn time_flag(
+    value: Option<&str>,
+    flag: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, UsageError> {
+    value.map(|v| sluice_core::time::parse_time(v, now, tz).map_err(|e| UsageError(format!("{flag}: {e}")))).transpose()
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }

@@ -40,12 +40,7 @@ pub struct SearchArgs {
 pub fn run(config: &Config, data_dir: &Path, args: SearchArgs) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let tz = config.timezone();
-    let time = |value: &Option<String>, flag: &str| -> Result<_, UsageError> {
-        value
-            .as_deref()
-            .map(|v| sluice_core::time::parse_time(v, now, tz).map_err(|e| UsageError(format!("{flag}: {e}"))))
-            .transpose()
-    };
+    let time = |value: &Option<String>, flag: &str| crate::time_flag(value.as_deref(), flag, now, tz);
     let split = |v: &Option<String>| -> Vec<String> {
         v.as_deref()
             .map(|s| s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect())

@@ -51,6 +51,11 @@ pub struct AlertsConfig {
     pub core_modules: Vec<String>,
     /// P1 when a core module fails more than this share of its requests in the window.
     pub p1_failure_ratio: f64,
+    /// Latency rise: the mean request time in the window is more than this many times the
+    /// usual mean (0 turns the rule off)...
+    pub latency_factor: f64,
+    /// ...and at least this many milliseconds.
+    pub latency_min_ms: u64,
     /// Slow-SQL storm: this many slow statements of one fingerprint...
     pub slow_storm_count: u64,
     /// ...or this many in one module (0 turns the module rule off)...
@@ -75,6 +80,8 @@ impl Default for AlertsConfig {
             quiet: "5m".into(),
             core_modules: vec!["payment".into(), "order".into()],
             p1_failure_ratio: 0.5,
+            latency_factor: 3.0,
+            latency_min_ms: 300,
             slow_storm_count: 10,
             slow_module_storm_count: 30,
             slow_storm_window: "5m".into(),
@@ -115,6 +122,9 @@ impl AlertsConfig {
         if !(self.factor.is_finite() && self.factor >= 1.0) {
             return Err(value_error("alerts.factor", "must be at least 1"));
         }
+        if !(self.latency_factor.is_finite() && (self.latency_factor == 0.0 || self.latency_factor >= 1.0)) {
+            return Err(value_error("alerts.latency_factor", "must be 0 (off) or at least 1"));
+        }
         if !(0.0..=1.0).contains(&self.p1_failure_ratio) {
             return Err(value_error("alerts.p1_failure_ratio", "must be between 0 and 1"));
         }
@@ -133,6 +143,19 @@ pub enum Severity {
     P1,
     P2,
     P3,
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.to_ascii_uppercase().as_str() {
+            "P1" => Ok(Severity::P1),
+            "P2" => Ok(Severity::P2),
+            "P3" => Ok(Severity::P3),
+            _ => Err(format!("unknown severity `{text}` (expected P1, P2 or P3)")),
+        }
+    }
 }
 
 impl Severity {

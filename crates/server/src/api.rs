@@ -16,6 +16,19 @@ use sluice_ingest::{IngestError, WalRecord, body};
 
 use crate::{AppState, MAX_DECODED_BYTES};
 
+/// A time query parameter (`from`, `to`): RFC 3339 or relative; empty means absent.
+pub(crate) fn time_param(
+    value: Option<String>,
+    name: &str,
+    now: chrono::DateTime<Utc>,
+    tz: chrono_tz::Tz,
+) -> Result<Option<chrono::DateTime<Utc>>, String> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| sluice_core::time::parse_time(&v, now, tz).map_err(|e| format!("`{name}`: {e}")))
+        .transpose()
+}
+
 pub(crate) fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, Json(json!({ "error": message.to_string() }))).into_response()
 }
@@ -58,12 +71,7 @@ pub(crate) async fn search(State(state): State<AppState>, Query(params): Query<S
 fn search_request(state: &AppState, params: SearchParams) -> Result<SearchRequest, String> {
     let tz = state.pipeline.config().timezone();
     let now = Utc::now();
-    let time = |value: Option<String>, name: &str| {
-        value
-            .filter(|v| !v.is_empty())
-            .map(|v| sluice_core::time::parse_time(&v, now, tz).map_err(|e| format!("`{name}`: {e}")))
-            .transpose()
-    };
+    let time = |value: Option<String>, name: &str| time_param(value, name, now, tz);
     let list = |value: Option<String>| -> Vec<String> {
         value
             .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())

@@ -77,12 +77,7 @@ pub(crate) async fn stream_alerts(
 fn alert_filter(state: &AppState, params: AlertParams) -> Result<AlertFilter, String> {
     let tz = state.pipeline.config().timezone();
     let now = Utc::now();
-    let time = |value: Option<String>, name: &str| {
-        value
-            .filter(|v| !v.is_empty())
-            .map(|v| sluice_core::time::parse_time(&v, now, tz).map_err(|e| format!("`{name}`: {e}")))
-            .transpose()
-    };
+    let time = |value: Option<String>, name: &str| crate::api::time_param(value, name, now, tz);
     Ok(AlertFilter {
         from: time(params.from, "from")?,
         to: time(params.to, "to")?,
@@ -92,7 +87,11 @@ fn alert_filter(state: &AppState, params: AlertParams) -> Result<AlertFilter, St
             .map(|k| k.parse::<AlertKind>())
             .transpose()
             .map_err(|e| format!("`kind`: {e}"))?,
-        severity: params.severity.filter(|s| !s.is_empty()).map(|s| parse_severity(&s)).transpose()?,
+        severity: params
+            .severity
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<Severity>().map_err(|e| format!("`severity`: {e}")))
+            .transpose()?,
         module: params.module.filter(|m| !m.is_empty()),
         status: match params.status.as_deref() {
             None | Some("") => None,
@@ -103,15 +102,6 @@ fn alert_filter(state: &AppState, params: AlertParams) -> Result<AlertFilter, St
         text: params.q.filter(|q| !q.trim().is_empty()),
         limit: params.limit,
     })
-}
-
-pub(crate) fn parse_severity(text: &str) -> Result<Severity, String> {
-    match text.to_ascii_uppercase().as_str() {
-        "P1" => Ok(Severity::P1),
-        "P2" => Ok(Severity::P2),
-        "P3" => Ok(Severity::P3),
-        _ => Err(format!("`severity`: unknown severity `{text}` (expected P1, P2 or P3)")),
-    }
 }
 
 #[derive(Debug, Deserialize)]

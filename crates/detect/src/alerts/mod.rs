@@ -1,10 +1,12 @@
-//! Alerts: error bursts per module and slow-SQL storms or critical statements, each an
+//! Alerts: error bursts and latency rises per module, and slow-SQL storms or critical
+//! statements, each an
 //! episode that opens at the first window over its threshold, updates while it lasts and
 //! closes after a quiet period. Time is event time (so an imported log yields the alerts
 //! it would have raised live), with a wall-clock fallback to close alerts when a module
 //! goes silent.
 
 mod burst;
+mod latency;
 mod slow;
 pub mod store;
 mod window;
@@ -24,6 +26,8 @@ pub use store::{AlertFilter, AlertStore};
 pub enum AlertKind {
     SlowSql,
     ErrorBurst,
+    /// A module's mean request time rose sharply ("performance degraded").
+    Latency,
 }
 
 impl AlertKind {
@@ -31,6 +35,7 @@ impl AlertKind {
         match self {
             AlertKind::SlowSql => "slow_sql",
             AlertKind::ErrorBurst => "error_burst",
+            AlertKind::Latency => "latency",
         }
     }
 }
@@ -41,7 +46,8 @@ impl std::str::FromStr for AlertKind {
         match s {
             "slow_sql" => Ok(AlertKind::SlowSql),
             "error_burst" => Ok(AlertKind::ErrorBurst),
-            _ => Err(format!("unknown alert kind `{s}` (expected slow_sql or error_burst)")),
+            "latency" => Ok(AlertKind::Latency),
+            _ => Err(format!("unknown alert kind `{s}` (expected slow_sql, error_burst or latency)")),
         }
     }
 }
@@ -299,6 +305,7 @@ pub struct Detector {
     slow_ms: HashMap<String, f64>,
     default_slow_ms: f64,
     bursts: burst::BurstRules,
+    latency: latency::LatencyRules,
     slow: slow::SlowSqlRules,
 }
 
@@ -309,6 +316,7 @@ impl Detector {
             slow_ms: config.module_slow_sql_ms.iter().map(|(m, ms)| (m.clone(), *ms as f64)).collect(),
             default_slow_ms: config.slow_sql_ms() as f64,
             bursts: burst::BurstRules::new(alerts),
+            latency: latency::LatencyRules::new(alerts),
             slow: slow::SlowSqlRules::new(alerts),
         }
     }
@@ -331,6 +339,7 @@ impl Detector {
     /// Runs the alert rules on a prepared event.
     pub fn evaluate(&mut self, event: &Event, out: &mut Vec<AlertUpdate>) {
         self.bursts.observe(event, out);
+        self.latency.observe(event, out);
         if event.fields.get("slow").and_then(serde_json::Value::as_bool) == Some(true) {
             self.slow.observe(event, out);
         } else {
@@ -342,24 +351,27 @@ impl Detector {
     /// alerts whose module has been silent for the quiet period.
     pub fn tick(&mut self, out: &mut Vec<AlertUpdate>) {
         self.bursts.tick(false, out);
+        self.latency.tick(false, out);
         self.slow.tick(false, out);
     }
 
     /// Sends every pending update now (before a flush or shutdown).
     pub fn flush(&mut self, out: &mut Vec<AlertUpdate>) {
         self.bursts.tick(true, out);
+        self.latency.tick(true, out);
         self.slow.tick(true, out);
     }
 
     /// The input has ended (an import finished): closes every open alert.
     pub fn finish(&mut self, out: &mut Vec<AlertUpdate>) {
         self.bursts.finish(out);
+        self.latency.finish(out);
         self.slow.finish(out);
     }
 
     /// Alerts currently open.
     pub fn open_alerts(&self) -> usize {
-        self.bursts.open_alerts() + self.slow.open_alerts()
+        self.bursts.open_alerts() + self.latency.open_alerts() + self.slow.open_alerts()
     }
 }
 

@@ -256,3 +256,33 @@ fn messages_are_grouped_without_their_numbers_and_ids() {
     assert_eq!(fold_digits("支付超时 订单 123"), "支付超时 订单 N");
     assert_eq!(fold_digits("deadbeef cafe"), "deadbeef cafe", "hex words without digits are words");
 }
+
+fn timed_request(secs: f64, module: &str, ms: f64) -> Event {
+    let mut e = request(secs, module, 200);
+    e.fields.insert("request_time_ms".into(), json!(ms));
+    e
+}
+
+#[test]
+fn a_sharp_latency_rise_in_a_core_module_is_p2_and_jitter_is_not() {
+    let mut detector = Detector::new(&config());
+    // Ten minutes of 20-120 ms requests, two a second: jitter, not a rise.
+    let jitter: Vec<Event> =
+        (0..1200).map(|i| timed_request(i as f64 * 0.5, "payment", 20.0 + ((i * 37) % 100) as f64)).collect();
+    let updates = run(&mut detector, jitter);
+    assert!(changes(&updates, Change::Opened).is_empty(), "{updates:#?}");
+    // Two minutes at 900 ms, then normal again for ten minutes.
+    let mut events: Vec<Event> = (0..240).map(|i| timed_request(600.0 + i as f64 * 0.5, "payment", 900.0)).collect();
+    events.extend((0..1200).map(|i| timed_request(720.0 + i as f64 * 0.5, "payment", 60.0)));
+    let updates = run(&mut detector, events);
+    let opened = changes(&updates, Change::Opened);
+    assert_eq!(opened.len(), 1, "{opened:#?}");
+    assert_eq!(
+        (opened[0].kind, opened[0].severity, opened[0].rule.as_str()),
+        (AlertKind::Latency, Severity::P2, "latency_rise")
+    );
+    assert!(opened[0].summary.contains("latency rise"), "{}", opened[0].summary);
+    let closed = changes(&updates, Change::Closed);
+    assert_eq!(closed.len(), 1);
+    assert!(closed[0].peak >= 600, "peak mean {} ms", closed[0].peak);
+}

@@ -179,3 +179,20 @@ fn digest_of_a_generated_slow_log_matches_pt_query_digest_top_20() {
         assert_eq!(row["rows_examined"].as_f64().unwrap(), examined, "rank {}", rank + 1);
     }
 }
+
+/// A live alert subscriber must not keep `serve` from stopping on SIGTERM.
+#[test]
+fn serve_stops_with_an_alert_stream_open() {
+    use std::io::{Read, Write};
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("sluice.toml"), "").unwrap();
+    let server = support::Server::start(work.path(), &[]);
+    let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+    write!(stream, "GET /api/v1/alerts/stream HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr).unwrap();
+    let mut head = [0u8; 256];
+    let n = stream.read(&mut head).unwrap();
+    let head = String::from_utf8_lossy(&head[..n]);
+    assert!(head.starts_with("HTTP/1.1 200") && head.contains("text/event-stream"), "{head}");
+    let status = server.stop();
+    assert!(status.success(), "serve exited with {status}");
+}

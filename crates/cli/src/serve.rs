@@ -44,7 +44,13 @@ pub fn run(config: Config, data_dir: &Path, args: ServeArgs) -> anyhow::Result<(
         let daily_digests = sluice_server::digest::spawn_daily(pipeline.clone(), data_dir.to_owned());
         let state = AppState { pipeline: pipeline.clone() };
         info!(address = %listener.local_addr()?, data_dir = %data_dir.display(), "sluice is serving");
-        axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await?;
+        let hub = pipeline.alerts().clone();
+        let stopping = async move {
+            shutdown_signal().await;
+            // Live alert streams would hold graceful shutdown open for ever.
+            hub.close_streams();
+        };
+        axum::serve(listener, app(state)).with_graceful_shutdown(stopping).await?;
 
         info!("shutting down: stopping the tailer and flushing");
         daily_digests.abort();

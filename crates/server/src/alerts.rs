@@ -20,6 +20,9 @@ const SUBSCRIBER_BUFFER: usize = 256;
 pub struct AlertHub {
     store: Mutex<AlertStore>,
     live: broadcast::Sender<AlertUpdate>,
+    /// Set when the server shuts down, so live streams end and graceful shutdown is not
+    /// held up by subscribers that would otherwise stay connected for ever.
+    closing: tokio::sync::watch::Sender<bool>,
     webhooks: Option<Webhooks>,
     metrics: Arc<Metrics>,
 }
@@ -33,7 +36,8 @@ impl AlertHub {
         let ui_base = format!("http://{}", config.listen());
         let webhooks = Webhooks::start(config.alerts.webhooks.clone(), ui_base, config.timezone(), metrics.clone());
         let (live, _) = broadcast::channel(SUBSCRIBER_BUFFER);
-        Ok(AlertHub { store: Mutex::new(store), live, webhooks, metrics })
+        let (closing, _) = tokio::sync::watch::channel(false);
+        Ok(AlertHub { store: Mutex::new(store), live, closing, webhooks, metrics })
     }
 
     /// Stores, broadcasts, sends and counts alert changes, in order.
@@ -71,7 +75,13 @@ impl AlertHub {
         self.store.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<AlertUpdate> {
-        self.live.subscribe()
+    /// Alert changes from now on, and a flag that turns true when streams should end.
+    pub fn subscribe(&self) -> (broadcast::Receiver<AlertUpdate>, tokio::sync::watch::Receiver<bool>) {
+        (self.live.subscribe(), self.closing.subscribe())
+    }
+
+    /// Ends every live stream (on shutdown).
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
     }
 }

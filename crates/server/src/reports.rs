@@ -55,15 +55,19 @@ pub(crate) async fn get_alert(State(state): State<AppState>, Path(id): Path<Stri
 pub(crate) async fn stream_alerts(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let rx = state.pipeline.alerts().subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    let (rx, closing) = state.pipeline.alerts().subscribe();
+    let stream = futures_util::stream::unfold((rx, closing), |(mut rx, mut closing)| async move {
         loop {
-            match rx.recv().await {
+            let received = tokio::select! {
+                received = rx.recv() => received,
+                _ = closing.wait_for(|closed| *closed) => return None,
+            };
+            match received {
                 Ok(update) => {
                     let name = serde_json::to_value(update.change).ok()?.as_str()?.to_owned();
                     let event = SseEvent::default().event(name).id(update.alert.id.clone());
                     let event = event.json_data(&update.alert).ok()?;
-                    return Some((Ok(event), rx));
+                    return Some((Ok(event), (rx, closing)));
                 }
                 // A subscriber that fell behind skips what it missed (the store has it).
                 Err(RecvError::Lagged(_)) => continue,

@@ -87,7 +87,11 @@ impl BurstRules {
         let failed_request = status.is_some_and(|s| (500.0..600.0).contains(&s));
         let is_error = event.is_error() || failed_request;
         let (window_secs, bucket_secs, baseline_secs) = (self.window_secs, self.bucket_secs, self.baseline_secs);
-        let module = self.modules.entry(event.module.clone()).or_default();
+        // Look up before inserting: keys are cloned only for a module's first event.
+        if !self.modules.contains_key(&event.module) {
+            self.modules.insert(event.module.clone(), ModuleState::default());
+        }
+        let Some(module) = self.modules.get_mut(&event.module) else { return };
         if !module.streams.contains_key(&event.source) {
             module.streams.insert(
                 event.source.clone(),
@@ -124,8 +128,7 @@ impl BurstRules {
                 }
             }
         }
-        let (module_name, source) = (event.module.clone(), event.source.clone());
-        self.evaluate(&module_name, &source, out);
+        self.evaluate(&event.module, &event.source, out);
     }
 
     fn read(&self, stream: &Stream) -> Reading {

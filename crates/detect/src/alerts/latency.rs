@@ -94,8 +94,15 @@ impl LatencyRules {
             return;
         }
         let (span, bucket_secs, alpha) = (self.window_secs / self.bucket_secs, self.bucket_secs, self.alpha);
-        let module = self.modules.entry(event.module.clone()).or_default();
-        let stream = module.streams.entry(event.source.clone()).or_default();
+        // Look up before inserting: keys are cloned only for a stream's first event.
+        if !self.modules.contains_key(&event.module) {
+            self.modules.insert(event.module.clone(), ModuleLatency::default());
+        }
+        let Some(module) = self.modules.get_mut(&event.module) else { return };
+        if !module.streams.contains_key(&event.source) {
+            module.streams.insert(event.source.clone(), Stream::default());
+        }
+        let Some(stream) = module.streams.get_mut(&event.source) else { return };
         let now = stream.watermark.map_or(event.timestamp, |w| w.max(event.timestamp));
         stream.watermark = Some(now);
         let current = now.timestamp().div_euclid(bucket_secs);

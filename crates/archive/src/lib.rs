@@ -19,6 +19,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
@@ -110,6 +111,56 @@ impl Archive {
         self.buffered_rows = 0;
         Ok(())
     }
+}
+
+impl Archive {
+    /// Deletes whole day partitions older than `keep_days` before `today` (the days are
+    /// the `dt=` partitions, UTC). The manifest stops listing them first, so a crash
+    /// half-way leaves only unlisted files, which the next open removes. Returns the
+    /// partitions removed.
+    pub fn apply_retention(&mut self, keep_days: u32, today: NaiveDate) -> Result<Vec<String>, ArchiveError> {
+        let oldest_kept = today - chrono::Days::new(u64::from(keep_days));
+        let expired = |path: &str| partition_day(path).is_some_and(|day| day < oldest_kept);
+        let (gone, kept): (Vec<FileEntry>, Vec<FileEntry>) =
+            std::mem::take(&mut self.manifest.files).into_iter().partition(|f| expired(&f.path));
+        self.manifest.files = kept;
+        if gone.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.manifest.store(&self.root)?;
+        let mut days: Vec<String> = Vec::new();
+        for file in &gone {
+            let path = self.root.join(&file.path);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+            if let Some(day) = file.path.split('/').next()
+                && !days.iter().any(|d| d == day)
+            {
+                days.push(day.to_owned());
+            }
+        }
+        for day in &days {
+            // Whatever is left under an expired day is unlisted; the partition goes whole.
+            let dir = self.root.join(day);
+            if dir.is_dir() {
+                fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+            }
+        }
+        sync_dir(&self.root);
+        let rows: u64 = gone.iter().map(|f| f.rows).sum();
+        info!(partitions = days.len(), files = gone.len(), rows, keep_days, "archive retention removed old days");
+        days.sort();
+        Ok(days)
+    }
+}
+
+/// The day of a `dt=YYYY-MM-DD/...` path.
+fn partition_day(path: &str) -> Option<NaiveDate> {
+    let day = path.split('/').next()?.strip_prefix("dt=")?;
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
 
 /// Module names become directory names: keep them to a safe alphabet.

@@ -62,3 +62,25 @@ fn odd_module_names_make_safe_directories() {
     assert_eq!(partition_value(""), "other");
     assert_eq!(partition_value("order-v2"), "order-v2");
 }
+
+#[test]
+fn retention_drops_whole_old_days_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut archive = Archive::open(dir.path()).unwrap();
+    // 2025-11-20, 2025-11-21 and 2025-11-25.
+    for (secs, module) in [(10, "order"), (20, "payment"), (90_000, "order"), (5 * 86_400, "order")] {
+        archive.push(event(secs, module));
+    }
+    archive.flush(3).unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 11, 26).unwrap();
+    let removed = archive.apply_retention(5, today).unwrap();
+    assert_eq!(removed, vec!["dt=2025-11-20".to_string()]);
+    assert!(!dir.path().join("dt=2025-11-20").exists());
+    assert!(dir.path().join("dt=2025-11-21/module=order").is_dir());
+    assert_eq!(archive.manifest().total_rows(), 2);
+    assert!(archive.apply_retention(5, today).unwrap().is_empty(), "nothing left to remove");
+
+    let reopened = Archive::open(dir.path()).unwrap();
+    assert_eq!(reopened.manifest().total_rows(), 2);
+    assert_eq!(reopened.committed_seq(), 3);
+}

@@ -12,6 +12,7 @@ use crate::CoreError;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7080";
 pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_SLOW_SQL_MS: u64 = 500;
+pub const DEFAULT_ARCHIVE_RETENTION_DAYS: u32 = 1095;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +26,9 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     #[serde(default)]
     pub modules: Vec<ModuleRule>,
+    /// Days of Parquet archive kept (whole `dt=` partitions are deleted after that).
+    /// Default 1095: the runbook keeps maintenance records for three years.
+    pub archive_retention_days: Option<u32>,
     /// Per-module overrides of `slow_sql_ms` (`module_slow_sql_ms = { payment = 200 }`).
     #[serde(default)]
     pub module_slow_sql_ms: BTreeMap<String, u64>,
@@ -396,6 +400,9 @@ impl Config {
                 }
             }
         }
+        if self.archive_retention_days == Some(0) {
+            return Err(value_error("archive_retention_days", "must be at least 1"));
+        }
         self.alerts.validate()?;
         for (i, rule) in self.modules.iter().enumerate() {
             let set = [&rule.equals, &rule.prefix, &rule.regex].iter().filter(|v| v.is_some()).count();
@@ -422,6 +429,10 @@ impl Config {
 
     pub fn slow_sql_ms(&self) -> u64 {
         self.slow_sql_ms.unwrap_or(DEFAULT_SLOW_SQL_MS)
+    }
+
+    pub fn archive_retention_days(&self) -> u32 {
+        self.archive_retention_days.unwrap_or(DEFAULT_ARCHIVE_RETENTION_DAYS)
     }
 
     /// The slow-SQL threshold for one module: its override, else `slow_sql_ms`.

@@ -129,6 +129,8 @@ impl Pipeline {
             last_commit: Instant::now(),
             last_archive_flush: Instant::now(),
             last_tick: Instant::now(),
+            retention_day: None,
+            retention_days: config.archive_retention_days(),
         };
         let replayed = sink.replay()?;
         if replayed > 0 {
@@ -241,6 +243,9 @@ struct Sink {
     last_commit: Instant,
     last_archive_flush: Instant,
     last_tick: Instant,
+    /// The UTC day archive retention last ran.
+    retention_day: Option<chrono::NaiveDate>,
+    retention_days: u32,
 }
 
 /// How often the sink sends due alert updates and closes alerts of silent modules.
@@ -300,6 +305,7 @@ impl Sink {
             }
             if self.last_tick.elapsed() >= ALERT_TICK {
                 self.last_tick = Instant::now();
+                self.apply_retention_daily();
                 let mut updates = Vec::new();
                 self.detector.tick(&mut updates);
                 self.alerts.publish(updates);
@@ -309,6 +315,18 @@ impl Sink {
             {
                 error!(error = %e, "commit failed; will retry");
             }
+        }
+    }
+
+    /// Deletes archive days past `archive_retention_days`, once per UTC day.
+    fn apply_retention_daily(&mut self) {
+        let today = Utc::now().date_naive();
+        if self.retention_day == Some(today) {
+            return;
+        }
+        self.retention_day = Some(today);
+        if let Err(e) = self.archive.apply_retention(self.retention_days, today) {
+            error!(error = %e, "archive retention failed; will retry tomorrow");
         }
     }
 

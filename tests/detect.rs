@@ -5,26 +5,12 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Command;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sluice_benches::{Budget, Incidents, OUTPUTS, write_one};
-use support::{run_ok, sluice};
-
-fn generate_day(dir: &Path, events: u64) -> Vec<std::path::PathBuf> {
-    let start = "2026-11-20T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
-    OUTPUTS
-        .iter()
-        .enumerate()
-        .map(|(i, (format, file, _))| {
-            let path = dir.join(format).join(file);
-            write_one(format, &path, Budget::Events(events), 42 + i as u64, start, Incidents::default()).unwrap();
-            path
-        })
-        .collect()
-}
+use sluice_benches::{Budget, Incidents, write_one};
+use support::{generate_day, run_ok, sluice};
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()

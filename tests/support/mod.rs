@@ -185,3 +185,19 @@ pub fn python_with(module: &str) -> Option<String> {
     eprintln!("SKIPPED part of this test: {hint}");
     None
 }
+
+/// A generated shop day (2026-11-20, UTC) in every format, `events` per file, with the
+/// default incidents (slow-SQL storm at 10:00, payment error burst at 14:00).
+pub fn generate_day(dir: &Path, events: u64) -> Vec<PathBuf> {
+    use sluice_benches::{Budget, Incidents, OUTPUTS, write_one};
+    let start = "2026-11-20T00:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    OUTPUTS
+        .iter()
+        .enumerate()
+        .map(|(i, (format, file, _))| {
+            let path = dir.join(format).join(file);
+            write_one(format, &path, Budget::Events(events), 42 + i as u64, start, Incidents::default()).unwrap();
+            path
+        })
+        .collect()
+}

@@ -11,14 +11,18 @@
 //! replaced the same way. Files the manifest does not list (a crash between the two) are
 //! deleted on open; their rows come back from the WAL.
 
+mod compact;
+mod export;
 mod manifest;
+mod read;
 mod schema;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -27,7 +31,10 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use sluice_core::Event;
 use tracing::{info, warn};
 
+pub use compact::CompactionReport;
+pub use export::EventsParquetWriter;
 pub use manifest::{FileEntry, Manifest};
+pub use read::{ArchiveReader, ScanRequest};
 pub use schema::{SCHEMA_VERSION, arrow_schema};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,11 +56,44 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError
 /// Rows waiting for the next flush, by (day, module).
 type Buffer = BTreeMap<(String, String), Vec<Event>>;
 
+/// What the writer, the maintenance thread and readers share: the root and the manifest.
+/// The manifest is only replaced under its lock, and only after the new one is on disk.
+pub(crate) struct Shared {
+    pub(crate) root: PathBuf,
+    /// Files compaction replaced wait here (outside the tree, so globbing readers never
+    /// see rows twice) until readers that planned from an older manifest are done.
+    pub(crate) trash: PathBuf,
+    manifest: Mutex<Manifest>,
+}
+
+impl Shared {
+    pub(crate) fn snapshot(&self) -> Manifest {
+        self.manifest.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Applies `change` to a copy of the manifest, stores it, and only then makes it current.
+    pub(crate) fn update<T>(&self, change: impl FnOnce(&mut Manifest) -> T) -> Result<T, ArchiveError> {
+        let mut current = self.manifest.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = current.clone();
+        let out = change(&mut next);
+        next.store(&self.root)?;
+        *current = next;
+        Ok(out)
+    }
+}
+
+/// The writing side: buffers rows and flushes them as Parquet files. Owned by the sink.
 pub struct Archive {
-    root: PathBuf,
-    manifest: Manifest,
+    shared: Arc<Shared>,
     buffer: Buffer,
     buffered_rows: usize,
+}
+
+/// A cheap handle for the maintenance thread (compaction, retention) and for readers
+/// inside the process that writes.
+#[derive(Clone)]
+pub struct ArchiveHandle {
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Archive {
@@ -61,16 +101,21 @@ impl Archive {
         fs::create_dir_all(root).map_err(io_err(root))?;
         let manifest = Manifest::load(root)?;
         remove_orphans(root, &manifest)?;
-        Ok(Archive { root: root.to_owned(), manifest, buffer: Buffer::new(), buffered_rows: 0 })
+        let shared = Shared { root: root.to_owned(), trash: trash_dir(root), manifest: Mutex::new(manifest) };
+        Ok(Archive { shared: Arc::new(shared), buffer: Buffer::new(), buffered_rows: 0 })
+    }
+
+    pub fn handle(&self) -> ArchiveHandle {
+        ArchiveHandle { shared: self.shared.clone() }
     }
 
     /// The WAL sequence number the archive holds everything up to.
     pub fn committed_seq(&self) -> u64 {
-        self.manifest.wal_seq
+        self.shared.manifest.lock().unwrap_or_else(|e| e.into_inner()).wal_seq
     }
 
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
+    pub fn manifest(&self) -> Manifest {
+        self.shared.snapshot()
     }
 
     pub fn push(&mut self, event: Event) {
@@ -85,57 +130,71 @@ impl Archive {
 
     /// Writes every buffered row and records that the archive now covers the WAL to `seq`.
     pub fn flush(&mut self, seq: u64) -> Result<(), ArchiveError> {
-        if self.buffer.is_empty() && seq == self.manifest.wal_seq {
+        if self.buffer.is_empty() && seq == self.committed_seq() {
             return Ok(());
         }
         let buffer = std::mem::take(&mut self.buffer);
         let mut written = Vec::new();
         for ((day, module), mut rows) in buffer {
             rows.sort_by_key(|e| e.timestamp);
-            let relative = PathBuf::from(format!("dt={day}/module={module}/part-{seq:020}.parquet"));
-            write_parquet(&self.root.join(&relative), &rows)?;
+            let relative = format!("dt={day}/module={module}/part-{seq:020}.parquet");
+            let bytes = write_parquet(&self.shared.root.join(&relative), &rows)?;
             written.push(FileEntry {
-                path: relative.to_string_lossy().into_owned(),
+                path: relative,
                 rows: rows.len() as u64,
+                bytes,
+                level: 0,
                 min_ts: rows.first().map(|e| e.timestamp),
                 max_ts: rows.last().map(|e| e.timestamp),
             });
         }
         let files = written.len();
-        self.manifest.files.extend(written);
-        self.manifest.wal_seq = seq;
-        self.manifest.store(&self.root)?;
+        self.shared.update(|manifest| {
+            manifest.files.extend(written);
+            manifest.wal_seq = seq;
+        })?;
         if files > 0 {
             info!(files, rows = self.buffered_rows, wal_seq = seq, "archived to parquet");
         }
         self.buffered_rows = 0;
         Ok(())
     }
+
+    /// See [`ArchiveHandle::apply_retention`].
+    pub fn apply_retention(&mut self, keep_days: u32, today: NaiveDate) -> Result<Vec<String>, ArchiveError> {
+        self.handle().apply_retention(keep_days, today)
+    }
 }
 
-impl Archive {
+impl ArchiveHandle {
+    pub fn root(&self) -> &Path {
+        &self.shared.root
+    }
+
+    pub fn manifest(&self) -> Manifest {
+        self.shared.snapshot()
+    }
+
     /// Deletes whole day partitions older than `keep_days` before `today` (the days are
     /// the `dt=` partitions, UTC). The manifest stops listing them first, so a crash
     /// half-way leaves only unlisted files, which the next open removes. Returns the
     /// partitions removed.
-    pub fn apply_retention(&mut self, keep_days: u32, today: NaiveDate) -> Result<Vec<String>, ArchiveError> {
+    pub fn apply_retention(&self, keep_days: u32, today: NaiveDate) -> Result<Vec<String>, ArchiveError> {
         let oldest_kept = today - chrono::Days::new(u64::from(keep_days));
         let expired = |path: &str| partition_day(path).is_some_and(|day| day < oldest_kept);
-        let (gone, kept): (Vec<FileEntry>, Vec<FileEntry>) =
-            std::mem::take(&mut self.manifest.files).into_iter().partition(|f| expired(&f.path));
-        self.manifest.files = kept;
+        let gone = self.shared.update(|manifest| {
+            let (gone, kept): (Vec<FileEntry>, Vec<FileEntry>) =
+                std::mem::take(&mut manifest.files).into_iter().partition(|f| expired(&f.path));
+            manifest.files = kept;
+            gone
+        })?;
         if gone.is_empty() {
             return Ok(Vec::new());
         }
-        self.manifest.store(&self.root)?;
+        let root = &self.shared.root;
         let mut days: Vec<String> = Vec::new();
         for file in &gone {
-            let path = self.root.join(&file.path);
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(&path)(e)),
-            }
+            remove_if_present(&root.join(&file.path))?;
             if let Some(day) = file.path.split('/').next()
                 && !days.iter().any(|d| d == day)
             {
@@ -144,17 +203,31 @@ impl Archive {
         }
         for day in &days {
             // Whatever is left under an expired day is unlisted; the partition goes whole.
-            let dir = self.root.join(day);
+            let dir = root.join(day);
             if dir.is_dir() {
                 fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
             }
         }
-        sync_dir(&self.root);
+        sync_dir(root);
         let rows: u64 = gone.iter().map(|f| f.rows).sum();
         info!(partitions = days.len(), files = gone.len(), rows, keep_days, "archive retention removed old days");
         days.sort();
         Ok(days)
     }
+}
+
+pub(crate) fn remove_if_present(path: &Path) -> Result<(), ArchiveError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+/// `data/archive` -> `data/archive-trash`.
+fn trash_dir(root: &Path) -> PathBuf {
+    let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "archive".into());
+    root.with_file_name(format!("{name}-trash"))
 }
 
 /// The day of a `dt=YYYY-MM-DD/...` path.
@@ -170,28 +243,51 @@ fn partition_value(module: &str) -> String {
     if clean.is_empty() { "other".into() } else { clean }
 }
 
-fn write_parquet(path: &Path, rows: &[Event]) -> Result<(), ArchiveError> {
+/// Writes `rows` (sorted by time) to `path` via a temporary file, fsynced, then renamed.
+/// Returns the file's size.
+fn write_parquet(path: &Path, rows: &[Event]) -> Result<u64, ArchiveError> {
+    let schema = Arc::new(schema::arrow_schema());
+    write_atomically(path, schema.clone(), |writer| {
+        for chunk in rows.chunks(64 * 1024) {
+            writer.write(&schema::record_batch(schema.clone(), chunk)?)?;
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn write_atomically(
+    path: &Path,
+    schema: SchemaRef,
+    fill: impl FnOnce(&mut ArrowWriter<File>) -> Result<(), ArchiveError>,
+) -> Result<u64, ArchiveError> {
     let dir = path.parent().expect("partition directory");
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tmp = path.with_extension("parquet.tmp");
-    let schema = Arc::new(schema::arrow_schema());
-    let props = WriterProperties::builder()
+    let file = File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(writer_properties()?))?;
+    if let Err(e) = fill(&mut writer) {
+        drop(writer);
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    let file = writer.into_inner()?;
+    file.sync_all().map_err(io_err(&tmp))?;
+    let bytes = file.metadata().map_err(io_err(&tmp))?.len();
+    fs::rename(&tmp, path).map_err(io_err(path))?;
+    sync_dir(dir);
+    Ok(bytes)
+}
+
+/// zstd, time-sorted, page-level statistics (so readers get column and offset indexes
+/// and prune pages by time), the schema version in the footer.
+pub(crate) fn writer_properties() -> Result<WriterProperties, ArchiveError> {
+    Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(128 * 1024))
         .set_sorting_columns(Some(vec![SortingColumn { column_idx: 0, descending: false, nulls_first: false }]))
         .set_key_value_metadata(Some(vec![KeyValue::new("sluice.schema_version".into(), SCHEMA_VERSION.to_string())]))
-        .build();
-    let file = File::create(&tmp).map_err(io_err(&tmp))?;
-    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(props))?;
-    for chunk in rows.chunks(64 * 1024) {
-        writer.write(&schema::record_batch(schema.clone(), chunk)?)?;
-    }
-    let file = writer.into_inner()?;
-    file.sync_all().map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))?;
-    sync_dir(dir);
-    Ok(())
+        .build())
 }
 
 pub(crate) fn sync_dir(dir: &Path) {

@@ -26,6 +26,12 @@ pub struct FileEntry {
     /// Relative to the archive root, `/`-separated.
     pub path: String,
     pub rows: u64,
+    /// Size on disk (0 in manifests written before sizes were recorded).
+    #[serde(default)]
+    pub bytes: u64,
+    /// How many compactions produced this file: 0 for a flushed file.
+    #[serde(default)]
+    pub level: u8,
     pub min_ts: Option<DateTime<Utc>>,
     pub max_ts: Option<DateTime<Utc>>,
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use sluice_core::Event;
+use sluice_core::{Event, Level, PARSE_ERROR_FIELD};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -36,9 +36,21 @@ pub fn arrow_schema() -> Schema {
     ])
 }
 
+/// The archive schema plus a `module` column after `timestamp`: one file holding every
+/// module (an export's `events.parquet`), where the archive has a partition directory.
+pub fn export_schema() -> Schema {
+    let mut fields: Vec<Field> = arrow_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.insert(1, Field::new("module", DataType::Utf8, false));
+    Schema::new(fields)
+}
+
+fn has_module_column(schema: &Schema) -> bool {
+    schema.fields().get(1).is_some_and(|f| f.name() == "module")
+}
+
 pub(crate) fn record_batch(schema: Arc<Schema>, rows: &[Event]) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let strings = |f: fn(&Event) -> &str| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
-    let columns: Vec<ArrayRef> = vec![
+    let mut columns: Vec<ArrayRef> = vec![
         Arc::new(
             TimestampMicrosecondArray::from_iter_values(rows.iter().map(|e| e.timestamp.timestamp_micros()))
                 .with_timezone("UTC"),
@@ -56,5 +68,52 @@ pub(crate) fn record_batch(schema: Arc<Schema>, rows: &[Event]) -> Result<Record
             rows.iter().map(|e| serde_json::Value::Object(e.fields.clone()).to_string()),
         )),
     ];
+    if has_module_column(&schema) {
+        columns.insert(1, strings(|e| &e.module));
+    }
     RecordBatch::try_new(schema, columns)
+}
+
+/// Events back from archive rows. `partition_module` is the `module=` directory the
+/// batch came from (archive files have no module column). Rows that cannot be read
+/// back (a `fields` column that is not a JSON object) keep their text and say why.
+pub(crate) fn events_from_batch(
+    batch: &RecordBatch,
+    partition_module: &str,
+) -> Result<Vec<Event>, arrow_schema::ArrowError> {
+    let column = |name: &str| {
+        batch
+            .column_by_name(name)
+            .ok_or_else(|| arrow_schema::ArrowError::SchemaError(format!("archive file has no `{name}` column")))
+    };
+    let text = |name: &str| -> Result<&StringArray, arrow_schema::ArrowError> {
+        column(name)?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| arrow_schema::ArrowError::SchemaError(format!("archive column `{name}` is not utf8")))
+    };
+    let timestamps = column("timestamp")?
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .ok_or_else(|| arrow_schema::ArrowError::SchemaError("archive column `timestamp` is not micros".into()))?;
+    let (source, level, host, message, fields) =
+        (text("source")?, text("level")?, text("host")?, text("message")?, text("fields")?);
+    let module = batch.column_by_name("module").and_then(|c| c.as_any().downcast_ref::<StringArray>());
+    let mut events = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let timestamp = chrono::DateTime::from_timestamp_micros(timestamps.value(row)).unwrap_or_default();
+        let mut event = Event::new(timestamp, message.value(row));
+        event.module = module.map_or(partition_module, |m| m.value(row)).to_owned();
+        event.source = source.value(row).to_owned();
+        event.level = level.value(row).parse().unwrap_or(Level::Info);
+        event.host = host.value(row).to_owned();
+        match serde_json::from_str(fields.value(row)) {
+            Ok(serde_json::Value::Object(map)) => event.fields = map,
+            _ => {
+                event.fields.insert(PARSE_ERROR_FIELD.into(), "archive row has unreadable fields".into());
+            }
+        }
+        events.push(event);
+    }
+    Ok(events)
 }

@@ -42,7 +42,8 @@ pub fn run(config: Config, data_dir: &Path, args: ImportArgs) -> anyhow::Result<
     let config = Arc::new(config);
     let runtime = crate::runtime()?;
     // The input ends with the last file, so alerts still open then are closed.
-    let options = PipelineOptions { close_alerts_on_shutdown: true, ..PipelineOptions::default() };
+    let options =
+        PipelineOptions { close_alerts_on_shutdown: true, compact_on_shutdown: true, ..PipelineOptions::default() };
     let pipeline = runtime
         .block_on(async { Pipeline::start(config.clone(), data_dir, options) })
         .with_context(|| format!("opening data dir {}", data_dir.display()))?;

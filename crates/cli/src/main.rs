@@ -2,6 +2,7 @@
 
 mod alerts;
 mod digest;
+mod export;
 mod import;
 mod search;
 mod serve;
@@ -38,6 +39,9 @@ enum Command {
     Alerts(alerts::AlertsArgs),
     /// Slow-query digest of a day, a window, or slow log files (like pt-query-digest)
     Digest(digest::DigestArgs),
+    /// Incident-review bundle for a time window: events (NDJSON + Parquet), alerts, slow
+    /// queries, a summary and an offline HTML report
+    Export(export::ExportArgs),
 }
 
 // glibc's allocator spends a third of parse time in malloc/free on many small strings;
@@ -74,6 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => search::run(&config, &data_dir, args),
         Command::Alerts(args) => alerts::run(&config, &data_dir, args),
         Command::Digest(args) => digest::run(&config, &data_dir, args),
+        Command::Export(args) => export::run(&config, &data_dir, args),
     }
 }
 

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use crate::text::{duration, item};
 use crate::{Digest, QueryRow};
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
+pub const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em}table{border-collapse:collapse;width:100%}\
 th,td{padding:4px 8px;border-bottom:1px solid #e3e3e3;text-align:left;vertical-align:top}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}code,pre{font:12px ui-monospace,monospace}\
@@ -85,10 +85,21 @@ pub fn render_html(digest: &Digest) -> String {
         out.push_str("</table>");
     }
 
-    out.push_str(
-        "<h2>Profile</h2><table><tr><th>#<th>Query ID<th>Total<th>%<th>Calls<th>Avg<th>p95<th>Max<th>Module<th>Item</tr>",
-    );
+    out.push_str("<h2>Profile</h2>");
+    write_profile(&mut out, digest, usize::MAX);
     for (rank, q) in digest.queries.iter().enumerate() {
+        detail(&mut out, rank + 1, q, &local);
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The profile table (rank, id, total, share, calls, avg, p95, max, module, example) of
+/// the top `limit` fingerprints; ids link to `#qN` detail sections.
+pub fn write_profile(out: &mut String, digest: &Digest, limit: usize) {
+    let total_ms: f64 = digest.queries.iter().map(|q| q.total_ms).sum();
+    out.push_str("<table><tr><th>#<th>Query ID<th>Total<th>%<th>Calls<th>Avg<th>p95<th>Max<th>Module<th>Item</tr>");
+    for (rank, q) in digest.queries.iter().take(limit).enumerate() {
         let share = if total_ms > 0.0 { 100.0 * q.total_ms / total_ms } else { 0.0 };
         let _ = write!(
             out,
@@ -107,11 +118,6 @@ pub fn render_html(digest: &Digest) -> String {
         );
     }
     out.push_str("</table>");
-    for (rank, q) in digest.queries.iter().enumerate() {
-        detail(&mut out, rank + 1, q, &local);
-    }
-    out.push_str("</body></html>\n");
-    out
 }
 
 fn detail(out: &mut String, rank: usize, q: &QueryRow, local: &dyn Fn(&DateTime<Utc>) -> String) {
@@ -173,7 +179,7 @@ fn bar_chart(out: &mut String, bars: &[(String, u64)]) {
 }
 
 /// Text as HTML content or a quoted attribute value.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sluice_core::Event;
 use sluice_detect::sql::{self, Dialect};
 
-pub use html::render_html;
+pub use html::{STYLE as HTML_STYLE, escape as escape_html, render_html, write_profile as write_profile_html};
 pub use text::render_text;
 
 /// Which statements a digest covers.

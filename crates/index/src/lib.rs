@@ -7,7 +7,7 @@
 mod query;
 mod schema;
 
-use std::ops::Bound;
+use std::ops::{Bound, ControlFlow};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -137,8 +137,13 @@ impl EventIndex {
     }
 
     /// Calls `visit` with every matching event, in index order (not sorted), without
-    /// holding them all in memory. `limit` is ignored. Returns how many were visited.
-    pub fn scan(&self, request: &SearchRequest, mut visit: impl FnMut(Event)) -> Result<u64, IndexError> {
+    /// holding them all in memory, until it breaks. `limit` is ignored. Returns how many
+    /// were visited.
+    pub fn scan(
+        &self,
+        request: &SearchRequest,
+        mut visit: impl FnMut(Event) -> ControlFlow<()>,
+    ) -> Result<u64, IndexError> {
         let query = self.build_query(request)?;
         let searcher = self.reader.searcher();
         let weight = query.weight(tantivy::query::EnableScoring::disabled_from_searcher(&searcher))?;
@@ -157,13 +162,28 @@ impl EventIndex {
                 match serde_json::from_str::<Event>(source) {
                     Ok(event) => {
                         visited += 1;
-                        visit(event);
+                        if visit(event).is_break() {
+                            return Ok(visited);
+                        }
                     }
                     Err(error) => tracing::warn!(%error, "skipping unreadable stored event"),
                 }
             }
         }
         Ok(visited)
+    }
+
+    /// The time of the oldest event in the index, if any.
+    pub fn oldest(&self) -> Result<Option<DateTime<Utc>>, IndexError> {
+        let searcher = self.reader.searcher();
+        let oldest = TopDocs::with_limit(1).order_by_fast_field::<tantivy::DateTime>("timestamp", Order::Asc);
+        let top = searcher.search(&AllQuery, &oldest)?;
+        Ok(top.first().and_then(|(t, _)| *t).and_then(|t| DateTime::from_timestamp_micros(t.into_timestamp_micros())))
+    }
+
+    /// Checks that `query` parses, without running it.
+    pub fn check_query(&self, query: &str) -> Result<(), IndexError> {
+        self.build_query(&SearchRequest { query: query.into(), ..SearchRequest::default() }).map(drop)
     }
 
     fn build_query(&self, request: &SearchRequest) -> Result<Box<dyn Query>, IndexError> {
@@ -201,6 +221,31 @@ impl EventIndex {
         }
         Ok(if clauses.is_empty() { Box::new(AllQuery) } else { Box::new(BooleanQuery::new(clauses)) })
     }
+}
+
+/// The events of `events` that match `query`, judged exactly as a search of the index
+/// would (same query parser and analyzers), through a throwaway in-memory index. For
+/// events that are no longer in the index (read back from the archive). Returned in time order.
+pub fn filter_events(query: &str, events: Vec<Event>) -> Result<Vec<Event>, IndexError> {
+    let query = query.trim();
+    if query.is_empty() || query == "*" || events.is_empty() {
+        return Ok(events);
+    }
+    let memory = EventIndex::from_index(Index::create_in_ram(schema::build()))?;
+    let mut writer = memory.writer(32 << 20)?;
+    for event in &events {
+        writer.add(event)?;
+    }
+    writer.commit(0)?;
+    memory.reload()?;
+    let mut matched = Vec::new();
+    memory.scan(&SearchRequest { query: query.into(), ..SearchRequest::default() }, |event| {
+        matched.push(event);
+        ControlFlow::Continue(())
+    })?;
+    // `scan` visits in index order; archive batches come in time order.
+    matched.sort_by_key(|e| e.timestamp);
+    Ok(matched)
 }
 
 /// Adds events and commits them with the WAL position they reach.

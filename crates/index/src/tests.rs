@@ -80,3 +80,27 @@ fn field_names_are_qualified_outside_phrases() {
     assert_eq!(query::qualify_field_names("\"a:b\" (trace_id:x)"), "\"a:b\" (fields.trace_id:x)");
     assert_eq!(query::qualify_field_names("fields.path:x -module:order"), "fields.path:x -module:order");
 }
+
+#[test]
+fn filter_events_judges_archived_events_like_a_search() {
+    let mut events = Vec::new();
+    for (i, (message, status)) in
+        [("payment timeout for order 1", 504), ("order created", 200), ("支付超时 order 2", 502)]
+            .into_iter()
+            .enumerate()
+    {
+        let mut e =
+            sluice_core::Event::new(chrono::DateTime::from_timestamp(1_763_600_000 + i as i64, 0).unwrap(), message);
+        e.module = "payment".into();
+        e.fields.insert("status".into(), status.into());
+        events.push(e);
+    }
+    let pick = |q: &str| -> Vec<String> {
+        crate::filter_events(q, events.clone()).unwrap().into_iter().map(|e| e.message).collect()
+    };
+    assert_eq!(pick("*").len(), 3);
+    assert_eq!(pick("status:>=500"), ["payment timeout for order 1", "支付超时 order 2"]);
+    assert_eq!(pick("支付超时"), ["支付超时 order 2"]);
+    assert_eq!(pick("order -timeout"), ["order created", "支付超时 order 2"]);
+    assert!(crate::filter_events("status:[500 TO", events.clone()).is_err(), "a bad query is an error");
+}

@@ -37,7 +37,10 @@ fn scan(index: &EventIndex, options: DigestOptions) -> Result<Digest, IndexError
     let request =
         SearchRequest { query: TIMED_EVENTS.into(), from: options.from, to: options.to, ..SearchRequest::default() };
     let mut builder = DigestBuilder::new(options);
-    index.scan(&request, |event| builder.add(&event))?;
+    index.scan(&request, |event| {
+        builder.add(&event);
+        std::ops::ControlFlow::Continue(())
+    })?;
     Ok(builder.finish())
 }
 

@@ -3,6 +3,8 @@
 pub mod alerts;
 mod api;
 pub mod digest;
+pub mod export;
+mod maintenance;
 pub mod metrics;
 pub mod pipeline;
 mod reports;
@@ -58,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/alerts/stream", get(reports::stream_alerts))
         .route("/api/v1/alerts/{id}", get(reports::get_alert))
         .route("/api/v1/digest", get(reports::digest))
+        .route("/api/v1/export", get(export::http_export))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use sluice_archive::Archive;
+use sluice_archive::{Archive, ArchiveHandle};
+
+use crate::maintenance::Maintenance;
 use sluice_core::{Config, SourceConfig};
 use sluice_detect::alerts::Detector;
 use sluice_index::{EventIndex, EventWriter};
@@ -49,6 +51,9 @@ pub struct PipelineOptions {
     /// Close every open alert at shutdown: the input has ended (`import`), rather than
     /// paused (`serve`).
     pub close_alerts_on_shutdown: bool,
+    /// Merge small archive files once more before exiting (`import`: the days it wrote
+    /// are often finished ones, which compaction folds into one file per module).
+    pub compact_on_shutdown: bool,
 }
 
 impl Default for PipelineOptions {
@@ -60,6 +65,7 @@ impl Default for PipelineOptions {
             index_heap_bytes: 128 << 20,
             queue: 64,
             close_alerts_on_shutdown: false,
+            compact_on_shutdown: false,
         }
     }
 }
@@ -90,6 +96,9 @@ pub struct Pipeline {
     host: String,
     sink: SyncSender<SinkMessage>,
     sink_thread: Option<JoinHandle<()>>,
+    archive: ArchiveHandle,
+    maintenance: Option<Maintenance>,
+    compact_on_shutdown: bool,
     restored: Vec<FileCheckpoint>,
     _lock: File,
 }
@@ -129,14 +138,15 @@ impl Pipeline {
             last_commit: Instant::now(),
             last_archive_flush: Instant::now(),
             last_tick: Instant::now(),
-            retention_day: None,
-            retention_days: config.archive_retention_days(),
         };
         let replayed = sink.replay()?;
         if replayed > 0 {
             info!(records = replayed, "replayed write-ahead log");
         }
         let restored: Vec<FileCheckpoint> = sink.checkpoints.values().cloned().collect();
+        let archive = sink.archive.handle();
+        let maintenance = Maintenance::start(archive.clone(), config.archive_retention_days())
+            .map_err(|source| PipelineError::Io { path: data_dir.to_owned(), source })?;
 
         let (sink_tx, sink_rx) = sync_channel::<SinkMessage>(options.queue);
         let forward_tx = sink_tx.clone();
@@ -157,6 +167,9 @@ impl Pipeline {
             host: local_host_name(),
             sink: sink_tx,
             sink_thread: Some(sink_thread),
+            archive,
+            maintenance: Some(maintenance),
+            compact_on_shutdown: options.compact_on_shutdown,
             restored,
             _lock: lock,
         })
@@ -168,6 +181,10 @@ impl Pipeline {
 
     pub fn index(&self) -> &EventIndex {
         &self.index
+    }
+
+    pub fn archive(&self) -> &ArchiveHandle {
+        &self.archive
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -222,6 +239,17 @@ impl Pipeline {
         if let Some(thread) = self.sink_thread.take() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
+        if let Some(maintenance) = self.maintenance.take() {
+            let _ = tokio::task::spawn_blocking(move || maintenance.stop()).await;
+        }
+        if self.compact_on_shutdown && flushed.is_ok() {
+            let archive = self.archive.clone();
+            match tokio::task::spawn_blocking(move || archive.compact(Utc::now())).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => error!(error = %e, "archive compaction failed; `serve` will retry"),
+                Err(e) => error!(error = %e, "archive compaction task failed"),
+            }
+        }
         flushed
     }
 }
@@ -243,9 +271,6 @@ struct Sink {
     last_commit: Instant,
     last_archive_flush: Instant,
     last_tick: Instant,
-    /// The UTC day archive retention last ran.
-    retention_day: Option<chrono::NaiveDate>,
-    retention_days: u32,
 }
 
 /// How often the sink sends due alert updates and closes alerts of silent modules.
@@ -305,7 +330,6 @@ impl Sink {
             }
             if self.last_tick.elapsed() >= ALERT_TICK {
                 self.last_tick = Instant::now();
-                self.apply_retention_daily();
                 let mut updates = Vec::new();
                 self.detector.tick(&mut updates);
                 self.alerts.publish(updates);
@@ -315,18 +339,6 @@ impl Sink {
             {
                 error!(error = %e, "commit failed; will retry");
             }
-        }
-    }
-
-    /// Deletes archive days past `archive_retention_days`, once per UTC day.
-    fn apply_retention_daily(&mut self) {
-        let today = Utc::now().date_naive();
-        if self.retention_day == Some(today) {
-            return;
-        }
-        self.retention_day = Some(today);
-        if let Err(e) = self.archive.apply_retention(self.retention_days, today) {
-            error!(error = %e, "archive retention failed; will retry tomorrow");
         }
     }
 

@@ -275,3 +275,58 @@ async fn digest_over_http_in_three_formats() {
     let (_, slow) = get(&state, "/api/v1/search?q=slow:true").await;
     assert_eq!(slow["total"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn export_streams_a_zip_bundle_of_the_window() {
+    let (_dir, state) = start().await;
+    let (status, _) = call(&state, post("/api/v1/ingest?source=svc&format=json", &payment_incident())).await;
+    assert_eq!(status, StatusCode::OK);
+    let lines = concat!(
+        r#"{"time":"2026-11-20T14:00:30Z","level":"error","msg":"<script>alert(1)</script> lost","service":"logistics"}"#,
+        "\n",
+        r#"{"time":"2026-11-21T09:00:00Z","level":"error","msg":"outside the window","service":"payment"}"#,
+        "\n",
+    );
+    call(&state, post("/api/v1/ingest?source=svc&format=json", lines)).await;
+    state.pipeline.flush().await.unwrap();
+
+    let uri = "/api/v1/export?from=2026-11-20T13:00:00Z&to=2026-11-20T15:00:00Z";
+    let response = app(state.clone()).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    assert!(response.headers()["content-disposition"].to_str().unwrap().contains("sluice-export-20261120T130000Z"));
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    for name in ["events.ndjson", "events.parquet", "alerts.json", "slow_queries.json", "summary.json", "report.html"] {
+        assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+    }
+    let read = |zip: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut text).unwrap();
+        text
+    };
+    let (_, search) = get(&state, "/api/v1/search?q=*&from=2026-11-20T13:00:00Z&to=2026-11-20T15:00:00Z&limit=0").await;
+    let events = read(&mut zip, "events.ndjson");
+    assert_eq!(events.lines().count() as u64, search["total"].as_u64().unwrap());
+    assert!(!events.contains("outside the window"));
+    let summary: serde_json::Value = serde_json::from_str(&read(&mut zip, "summary.json")).unwrap();
+    assert_eq!(summary["events"], search["total"]);
+    assert!(summary["errors"].as_u64().unwrap() >= 10, "{summary}");
+    let alerts: serde_json::Value = serde_json::from_str(&read(&mut zip, "alerts.json")).unwrap();
+    assert_eq!(alerts[0]["kind"], "error_burst", "{alerts}");
+    let report = read(&mut zip, "report.html");
+    assert!(report.contains("&lt;script&gt;alert(N)&lt;/script&gt; lost"), "the error is listed, escaped");
+    assert!(!report.contains("<script>"), "log text is escaped");
+
+    for (uri, needle) in [
+        ("/api/v1/export?from=2026-11-20T13:00:00Z", "required"),
+        ("/api/v1/export?from=2026-11-20T15:00:00Z&to=2026-11-20T13:00:00Z", "before"),
+        ("/api/v1/export?from=yesterday&to=now", "from"),
+        ("/api/v1/export?from=-1h&to=now&query=status:%5B5%20TO", "query"),
+    ] {
+        let (status, body) = get(&state, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(body["error"].as_str().unwrap().contains(needle), "{uri}: {body}");
+    }
+}

@@ -255,7 +255,7 @@ pub(crate) fn alert_id(kind: AlertKind, rule: &str, key: &str, start: DateTime<U
 
 /// What an error "says", with digits folded so `order 123 failed` and `order 456 failed`
 /// count as one: the request and status for access logs, else the message's first line.
-fn message_key(event: &Event) -> String {
+pub fn message_key(event: &Event) -> String {
     if let (Some(path), Some(status)) = (event.field_str("path"), event.field_f64("status")) {
         let path = path.split('?').next().unwrap_or(path);
         let method = event.field_str("method").unwrap_or("");

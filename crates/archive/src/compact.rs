@@ -1,0 +1,300 @@
+//! Background compaction: the sink flushes a small file per partition every minute;
+//! this merges them so readers open a few large files per day and module.
+//!
+//! Policy (bounded write amplification, like a tiered LSM):
+//! - in a partition still being written (today and yesterday, UTC), every 10 files of
+//!   the same level merge into one of the next level, up to level 2;
+//! - once a day is over (older than yesterday), its remaining small files merge into
+//!   as few files as possible (up to 10 million rows each), level 3, never touched again.
+//!
+//! A merge streams its inputs (each sorted by time) through a k-way merge into one
+//! sorted file (write, fsync, rename), swaps the manifest, then moves the inputs out of
+//! the tree into `archive-trash/<unix time>/`, where readers that planned from the old
+//! manifest still find them for ten minutes. A crash at any point leaves either the
+//! inputs or the output listed, and the unlisted side is removed on the next open.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fs::{self, File};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_array::{Array, ArrayRef, RecordBatch, TimestampMicrosecondArray};
+use chrono::{DateTime, NaiveDate, Utc};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use tracing::{debug, info, warn};
+
+use crate::manifest::FileEntry;
+use crate::{ArchiveError, ArchiveHandle, io_err, partition_day, schema, write_atomically};
+
+const MERGE_FACTOR: usize = 10;
+/// Levels merged while a partition is hot; a merge of level-1 files makes level 2.
+const HOT_LEVELS: u8 = 2;
+const COLD_LEVEL: u8 = 3;
+const MAX_MERGE_ROWS: u64 = 10_000_000;
+const MAX_MERGE_INPUTS: usize = 200;
+const BATCH_ROWS: usize = 8192;
+/// How long replaced files stay readable for readers holding an older manifest.
+pub const TRASH_GRACE: Duration = Duration::from_secs(10 * 60);
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CompactionReport {
+    /// Files replaced by merges.
+    pub inputs: usize,
+    /// Files the merges wrote.
+    pub outputs: usize,
+    pub rows: u64,
+}
+
+impl ArchiveHandle {
+    /// Runs every merge the policy calls for now, then empties expired trash.
+    pub fn compact(&self, now: DateTime<Utc>) -> Result<CompactionReport, ArchiveError> {
+        let mut report = CompactionReport::default();
+        let today = now.date_naive();
+        while let Some(plan) = next_merge(&self.shared.snapshot().files, today) {
+            if self.merge(&plan, now)? {
+                report.inputs += plan.inputs.len();
+                report.outputs += 1;
+                report.rows += plan.inputs.iter().map(|f| f.rows).sum::<u64>();
+            } else {
+                // The manifest changed under us (retention); plan again from the new one.
+                continue;
+            }
+        }
+        self.purge_trash(now);
+        if report.outputs > 0 {
+            info!(inputs = report.inputs, outputs = report.outputs, rows = report.rows, "compacted archive files");
+        }
+        Ok(report)
+    }
+
+    /// Writes the merged file and swaps it in. False if an input is no longer listed.
+    fn merge(&self, plan: &Merge, now: DateTime<Utc>) -> Result<bool, ArchiveError> {
+        let root = &self.shared.root;
+        let relative = format!("{}/part-m{:020}.parquet", plan.partition, now.timestamp_micros());
+        let output = root.join(&relative);
+        let bytes = merge_sorted(root, &plan.inputs, &output)?;
+        let entry = FileEntry {
+            path: relative,
+            rows: plan.inputs.iter().map(|f| f.rows).sum(),
+            bytes,
+            level: plan.level,
+            min_ts: plan.inputs.iter().filter_map(|f| f.min_ts).min(),
+            max_ts: plan.inputs.iter().filter_map(|f| f.max_ts).max(),
+        };
+        let swapped = self.shared.update(|manifest| {
+            let listed = plan.inputs.iter().all(|input| manifest.files.iter().any(|f| f.path == input.path));
+            if listed {
+                manifest.files.retain(|f| !plan.inputs.iter().any(|input| input.path == f.path));
+                manifest.files.push(entry);
+            }
+            listed
+        })?;
+        if !swapped {
+            crate::remove_if_present(&output)?;
+            return Ok(false);
+        }
+        let trash = self.shared.trash.join(now.timestamp().to_string());
+        for input in &plan.inputs {
+            let (from, to) = (root.join(&input.path), trash.join(&input.path));
+            if let Some(dir) = to.parent() {
+                fs::create_dir_all(dir).map_err(io_err(dir))?;
+            }
+            if let Err(error) = fs::rename(&from, &to) {
+                warn!(path = %from.display(), %error, "cannot move a compacted file to the trash; deleting it");
+                crate::remove_if_present(&from)?;
+            }
+        }
+        debug!(partition = %plan.partition, inputs = plan.inputs.len(), level = plan.level, "merged");
+        Ok(true)
+    }
+
+    fn purge_trash(&self, now: DateTime<Utc>) {
+        let Ok(entries) = fs::read_dir(&self.shared.trash) else { return };
+        let cutoff = now.timestamp() - TRASH_GRACE.as_secs() as i64;
+        for entry in entries.flatten() {
+            let expired = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok()).is_some_and(|t| t < cutoff);
+            if expired && let Err(error) = fs::remove_dir_all(entry.path()) {
+                warn!(path = %entry.path().display(), %error, "cannot empty archive trash");
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Merge {
+    /// `dt=.../module=...`
+    partition: String,
+    inputs: Vec<FileEntry>,
+    level: u8,
+}
+
+/// The first merge the policy calls for, if any.
+fn next_merge(files: &[FileEntry], today: NaiveDate) -> Option<Merge> {
+    let mut partitions: BTreeMap<&str, Vec<&FileEntry>> = BTreeMap::new();
+    for file in files {
+        if let Some((partition, _)) = file.path.rsplit_once('/') {
+            partitions.entry(partition).or_default().push(file);
+        }
+    }
+    let hot_since = today - chrono::Days::new(1);
+    for (partition, mut members) in partitions {
+        members.sort_by_key(|f| (f.min_ts, f.path.clone()));
+        let cold = partition_day(partition).is_some_and(|day| day < hot_since);
+        let inputs: Vec<FileEntry> = if cold {
+            let mut rows = 0;
+            members
+                .iter()
+                .filter(|f| f.level < COLD_LEVEL && f.rows < MAX_MERGE_ROWS)
+                .take_while(|f| {
+                    rows += f.rows;
+                    rows <= MAX_MERGE_ROWS
+                })
+                .take(MAX_MERGE_INPUTS)
+                .map(|f| (*f).clone())
+                .collect()
+        } else {
+            (0..HOT_LEVELS)
+                .map(|level| members.iter().filter(|f| f.level == level).take(MERGE_FACTOR).collect::<Vec<_>>())
+                .find(|same_level| same_level.len() == MERGE_FACTOR)
+                .map(|group| group.into_iter().map(|f| (*f).clone()).collect())
+                .unwrap_or_default()
+        };
+        if inputs.len() < 2 {
+            continue;
+        }
+        let level = if cold { COLD_LEVEL } else { inputs[0].level + 1 };
+        return Some(Merge { partition: partition.to_owned(), inputs, level });
+    }
+    None
+}
+
+/// One input's position in the k-way merge.
+struct Cursor {
+    reader: ParquetRecordBatchReader,
+    /// Index of the current batch in the merge's batch list.
+    slot: usize,
+    timestamps: TimestampMicrosecondArray,
+    row: usize,
+}
+
+impl Cursor {
+    /// The next non-empty batch, if any.
+    fn next_batch(reader: &mut ParquetRecordBatchReader) -> Result<Option<RecordBatch>, ArchiveError> {
+        for batch in reader.by_ref() {
+            let batch = batch?;
+            if batch.num_rows() > 0 {
+                return Ok(Some(batch));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn timestamps_of(batch: &RecordBatch) -> Result<TimestampMicrosecondArray, ArchiveError> {
+    batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<TimestampMicrosecondArray>()
+        .cloned()
+        .ok_or_else(|| ArchiveError::Arrow(arrow_schema::ArrowError::SchemaError("timestamp column".into())))
+}
+
+/// Merges time-sorted files into one time-sorted file; returns its size.
+fn merge_sorted(root: &Path, inputs: &[FileEntry], output: &Path) -> Result<u64, ArchiveError> {
+    let schema = Arc::new(schema::arrow_schema());
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    let mut cursors: Vec<Option<Cursor>> = Vec::with_capacity(inputs.len());
+    let mut heap = BinaryHeap::new();
+    for input in inputs {
+        let path = root.join(&input.path);
+        let file = File::open(&path).map_err(io_err(&path))?;
+        let mut reader = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(BATCH_ROWS).build()?;
+        let cursor = match Cursor::next_batch(&mut reader)? {
+            Some(batch) => {
+                let timestamps = timestamps_of(&batch)?;
+                heap.push(Reverse((timestamps.value(0), cursors.len())));
+                batches.push(batch);
+                Some(Cursor { reader, slot: batches.len() - 1, timestamps, row: 0 })
+            }
+            None => None,
+        };
+        cursors.push(cursor);
+    }
+    write_atomically(output, schema.clone(), |writer| {
+        let mut order: Vec<(usize, usize)> = Vec::with_capacity(BATCH_ROWS);
+        while let Some(Reverse((_, c))) = heap.pop() {
+            let cursor = cursors[c].as_mut().expect("a cursor in the heap is live");
+            order.push((cursor.slot, cursor.row));
+            cursor.row += 1;
+            if cursor.row < cursor.timestamps.len() {
+                heap.push(Reverse((cursor.timestamps.value(cursor.row), c)));
+            } else if let Some(batch) = Cursor::next_batch(&mut cursor.reader)? {
+                cursor.timestamps = timestamps_of(&batch)?;
+                cursor.row = 0;
+                batches.push(batch);
+                cursor.slot = batches.len() - 1;
+                heap.push(Reverse((cursor.timestamps.value(0), c)));
+            } else {
+                cursors[c] = None;
+            }
+            if order.len() == BATCH_ROWS || heap.is_empty() {
+                writer.write(&interleave(&schema, &batches, &order)?)?;
+                order.clear();
+                // Keep only the batches cursors still read from.
+                let mut kept = Vec::new();
+                for cursor in cursors.iter_mut().flatten() {
+                    kept.push(batches[cursor.slot].clone());
+                    cursor.slot = kept.len() - 1;
+                }
+                batches = kept;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn interleave(
+    schema: &arrow_schema::SchemaRef,
+    batches: &[RecordBatch],
+    order: &[(usize, usize)],
+) -> Result<RecordBatch, ArchiveError> {
+    let columns = (0..schema.fields().len())
+        .map(|i| {
+            let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
+            arrow_select::interleave::interleave(&arrays, order)
+        })
+        .collect::<Result<Vec<ArrayRef>, _>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, level: u8, rows: u64) -> FileEntry {
+        FileEntry { path: path.into(), rows, bytes: 0, level, min_ts: None, max_ts: None }
+    }
+
+    #[test]
+    fn hot_partitions_merge_in_tens_and_cold_ones_merge_whole() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        let hot: Vec<FileEntry> =
+            (0..9).map(|i| entry(&format!("dt=2026-11-22/module=order/part-{i}.parquet"), 0, 100)).collect();
+        assert!(next_merge(&hot, today).is_none(), "nine small files wait for a tenth");
+        let mut ten = hot.clone();
+        ten.push(entry("dt=2026-11-22/module=order/part-9.parquet", 0, 100));
+        let plan = next_merge(&ten, today).unwrap();
+        assert_eq!((plan.inputs.len(), plan.level), (10, 1));
+
+        let cold = vec![
+            entry("dt=2026-11-19/module=order/a.parquet", 0, 100),
+            entry("dt=2026-11-19/module=order/b.parquet", 1, 1000),
+            entry("dt=2026-11-19/module=order/c.parquet", COLD_LEVEL, 5000),
+        ];
+        let plan = next_merge(&cold, today).unwrap();
+        assert_eq!((plan.inputs.len(), plan.level), (2, COLD_LEVEL));
+        assert!(next_merge(&cold[2..], today).is_none(), "a finished day is left alone");
+    }
+}

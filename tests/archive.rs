@@ -178,3 +178,105 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A free port on 127.0.0.1 for a helper server.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Kills the helper server when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn archive_lives_in_an_s3_compatible_store() {
+    // moto's standalone server speaks the S3 REST API over HTTP (installed by .ci/run).
+    let Some(python) = python_with("moto.server") else { return };
+    let port = free_port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let _moto = KillOnDrop(
+        Command::new(&python)
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let s3 = format!(
+        "import boto3, sys, time\n\
+         s3 = boto3.client('s3', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n\
+         for _ in range(100):\n\
+         \x20   try:\n\
+         \x20       s3.create_bucket(Bucket='shop-archive'); break\n\
+         \x20   except Exception:\n\
+         \x20       time.sleep(0.1)\n"
+    );
+    run_ok(Command::new(&python).args(["-c", &s3]));
+
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[archive]\nurl = \"s3://shop-archive/prod\"\nkeep_local_days = 0\nupload_interval = \"1s\"\n\
+             [archive.options]\nendpoint = \"{endpoint}\"\nregion = \"us-east-1\"\nallow_http = \"true\"\n\
+             access_key_id = \"test\"\nsecret_access_key = \"test\"\n"
+        ),
+    )
+    .unwrap();
+    let files = generate_day(&work.path().join("logs"), 2_000);
+    let data = work.path().join("data");
+    let with_config = || {
+        let mut cmd = sluice();
+        cmd.arg("--config").arg(&config).arg("--data-dir").arg(&data);
+        cmd
+    };
+    run_ok(with_config().arg("import").args(&files));
+    let total = count(&data, "*", &[]);
+    assert_eq!(total, 10_000);
+    // Uploaded at the end of the import; the finished day is no longer kept locally.
+    let local_parquet = walk(&data.join("archive")).into_iter().filter(|p| p.ends_with(".parquet")).count();
+    assert_eq!(local_parquet, 0);
+
+    // Any S3 reader sees one Hive-partitioned table, and the manifest beside it.
+    let script = format!(
+        "import json, pyarrow.dataset as ds, pyarrow.fs as fs\n\
+         s3 = fs.S3FileSystem(endpoint_override='{endpoint}', scheme='http', access_key='test', secret_key='test', region='us-east-1')\n\
+         t = ds.dataset('shop-archive/prod', filesystem=s3, format='parquet', partitioning='hive', exclude_invalid_files=True).to_table()\n\
+         m = json.loads(s3.open_input_file('shop-archive/prod/_manifest.json').read())\n\
+         print(json.dumps({{'rows': t.num_rows, 'modules': len(set(t.column('module').to_pylist())), 'manifest_rows': sum(f['rows'] for f in m['files'])}}))\n"
+    );
+    let out = run_ok(Command::new(&python).args(["-c", &script]));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["rows"], total, "{got}");
+    assert_eq!(got["manifest_rows"], total, "{got}");
+    assert!(got["modules"].as_u64().unwrap() >= 7, "{got}");
+
+    // With the index gone, an export reads the window back from the store.
+    std::fs::remove_dir_all(data.join("index")).unwrap();
+    let bundle = work.path().join("from-s3");
+    let out = run_ok(with_config().args(["export", "--from", FROM, "--to", TO, "--out"]).arg(&bundle));
+    let summary: Value = serde_json::from_slice(&std::fs::read(bundle.join("summary.json")).unwrap()).unwrap();
+    assert!(summary["events"].as_u64().unwrap() > 1000, "{summary}");
+    assert_eq!(summary["events"], summary["events_from_archive"], "{out:?}");
+    let lines = std::fs::read_to_string(bundle.join("events.ndjson")).unwrap().lines().count() as u64;
+    assert_eq!(summary["events"], lines);
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_type().unwrap().is_dir() {
+            out.extend(walk(&entry.path()));
+        } else {
+            out.push(entry.path().to_string_lossy().into_owned());
+        }
+    }
+    out
+}

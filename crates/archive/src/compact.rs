@@ -52,7 +52,11 @@ impl ArchiveHandle {
     pub fn compact(&self, now: DateTime<Utc>) -> Result<CompactionReport, ArchiveError> {
         let mut report = CompactionReport::default();
         let today = now.date_naive();
-        while let Some(plan) = next_merge(&self.shared.snapshot().files, today) {
+        // Only files still in the data dir (older days may live in the object store only).
+        let local = |files: Vec<FileEntry>| -> Vec<FileEntry> {
+            files.into_iter().filter(|f| self.shared.root.join(&f.path).exists()).collect()
+        };
+        while let Some(plan) = next_merge(&local(self.shared.snapshot().files), today) {
             if self.merge(&plan, now)? {
                 report.inputs += plan.inputs.len();
                 report.outputs += 1;

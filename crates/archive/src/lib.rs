@@ -15,12 +15,13 @@ mod compact;
 mod export;
 mod manifest;
 mod read;
+mod remote;
 mod schema;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
@@ -35,6 +36,7 @@ pub use compact::CompactionReport;
 pub use export::EventsParquetWriter;
 pub use manifest::{FileEntry, Manifest};
 pub use read::{ArchiveReader, ScanRequest};
+pub use remote::{RemoteArchive, SyncReport};
 pub use schema::{SCHEMA_VERSION, arrow_schema};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,8 @@ pub enum ArchiveError {
     Parquet(#[from] parquet::errors::ParquetError),
     #[error("arrow: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
+    #[error("archive store {url}: {message}")]
+    Remote { url: String, message: String },
 }
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError + '_ {
@@ -64,6 +68,8 @@ pub(crate) struct Shared {
     /// see rows twice) until readers that planned from an older manifest are done.
     pub(crate) trash: PathBuf,
     manifest: Mutex<Manifest>,
+    /// The object store copy, when configured.
+    pub(crate) remote: OnceLock<Arc<RemoteArchive>>,
 }
 
 impl Shared {
@@ -101,8 +107,18 @@ impl Archive {
         fs::create_dir_all(root).map_err(io_err(root))?;
         let manifest = Manifest::load(root)?;
         remove_orphans(root, &manifest)?;
-        let shared = Shared { root: root.to_owned(), trash: trash_dir(root), manifest: Mutex::new(manifest) };
+        let shared = Shared {
+            root: root.to_owned(),
+            trash: trash_dir(root),
+            manifest: Mutex::new(manifest),
+            remote: OnceLock::new(),
+        };
         Ok(Archive { shared: Arc::new(shared), buffer: Buffer::new(), buffered_rows: 0 })
+    }
+
+    /// Mirrors the archive to an object store from now on (see [`RemoteArchive`]).
+    pub fn set_remote(&self, remote: Arc<RemoteArchive>) {
+        let _ = self.shared.remote.set(remote);
     }
 
     pub fn handle(&self) -> ArchiveHandle {
@@ -225,7 +241,7 @@ pub(crate) fn remove_if_present(path: &Path) -> Result<(), ArchiveError> {
 }
 
 /// `data/archive` -> `data/archive-trash`.
-fn trash_dir(root: &Path) -> PathBuf {
+pub(crate) fn trash_dir(root: &Path) -> PathBuf {
     let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "archive".into());
     root.with_file_name(format!("{name}-trash"))
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ArchiveError, io_err, sync_dir};
 
-const FILE_NAME: &str = "_manifest.json";
+pub(crate) const MANIFEST_FILE: &str = "_manifest.json";
 pub const MANIFEST_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ pub struct FileEntry {
 
 impl Manifest {
     pub(crate) fn load(root: &Path) -> Result<Manifest, ArchiveError> {
-        let path = root.join(FILE_NAME);
+        let path = root.join(MANIFEST_FILE);
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -67,8 +67,8 @@ impl Manifest {
 
     /// Atomically replaces the manifest on disk.
     pub(crate) fn store(&self, root: &Path) -> Result<(), ArchiveError> {
-        let path = root.join(FILE_NAME);
-        let tmp = root.join(format!("{FILE_NAME}.tmp"));
+        let path = root.join(MANIFEST_FILE);
+        let tmp = root.join(format!("{MANIFEST_FILE}.tmp"));
         let bytes = serde_json::to_vec_pretty(self)
             .map_err(|e| ArchiveError::Manifest { path: path.clone(), message: e.to_string() })?;
         let mut file = File::create(&tmp).map_err(io_err(&tmp))?;

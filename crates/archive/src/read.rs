@@ -3,8 +3,10 @@
 //! directory) and row groups are skipped by their timestamp statistics.
 
 use std::fs::{self, File};
+use std::io::{Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -12,7 +14,7 @@ use parquet::file::statistics::Statistics;
 use sluice_core::Event;
 
 use crate::manifest::{FileEntry, Manifest};
-use crate::{ArchiveError, ArchiveHandle, io_err, partition_value, schema};
+use crate::{ArchiveError, ArchiveHandle, RemoteArchive, io_err, partition_value, schema};
 
 /// Rows handed to the visitor at a time.
 const BATCH_ROWS: usize = 8192;
@@ -44,6 +46,7 @@ pub struct ArchiveReader {
     root: PathBuf,
     trash: PathBuf,
     manifest: Manifest,
+    remote: Option<Arc<RemoteArchive>>,
 }
 
 impl ArchiveReader {
@@ -51,13 +54,24 @@ impl ArchiveReader {
     /// may be writing; files it compacts meanwhile stay readable from the trash).
     pub fn open(root: &Path) -> Result<ArchiveReader, ArchiveError> {
         let manifest = Manifest::load(root)?;
-        Ok(ArchiveReader { root: root.to_owned(), trash: crate::trash_dir(root), manifest })
+        Ok(ArchiveReader { root: root.to_owned(), trash: crate::trash_dir(root), manifest, remote: None })
+    }
+
+    /// Reads files no longer kept in the data dir from the object store.
+    pub fn with_remote(mut self, remote: Arc<RemoteArchive>) -> ArchiveReader {
+        self.remote = Some(remote);
+        self
     }
 
     /// The archive as the writing process sees it now.
     pub fn from_handle(handle: &ArchiveHandle) -> ArchiveReader {
         let shared = &handle.shared;
-        ArchiveReader { root: shared.root.clone(), trash: shared.trash.clone(), manifest: shared.snapshot() }
+        ArchiveReader {
+            root: shared.root.clone(),
+            trash: shared.trash.clone(),
+            manifest: shared.snapshot(),
+            remote: shared.remote.get().cloned(),
+        }
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -129,7 +143,8 @@ impl ArchiveReader {
         Ok(visited)
     }
 
-    /// A listed file, from the tree or, if compaction has just replaced it, from the trash.
+    /// A listed file: from the tree; if compaction has just replaced it, from the trash;
+    /// if only the object store keeps it, downloaded into a temporary file.
     fn open_file(&self, relative: &str) -> Result<File, ArchiveError> {
         let path = self.root.join(relative);
         match File::open(&path) {
@@ -143,6 +158,12 @@ impl ArchiveReader {
                     return Ok(file);
                 }
             }
+        }
+        if let Some(remote) = &self.remote {
+            let mut spool = tempfile::tempfile().map_err(io_err(&path))?;
+            remote.download(relative, &mut spool)?;
+            spool.seek(SeekFrom::Start(0)).map_err(io_err(&path))?;
+            return Ok(spool);
         }
         Err(io_err(&path)(std::io::Error::new(
             std::io::ErrorKind::NotFound,

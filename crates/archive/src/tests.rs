@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use chrono::{TimeZone, Utc};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use sluice_core::Event;
@@ -188,4 +190,43 @@ fn export_writer_holds_every_module_in_one_file() {
         events.extend(schema::events_from_batch(&batch.unwrap(), "ignored").unwrap());
     }
     assert_eq!(events, vec![event(1, "order"), event(2, "payment")]);
+}
+
+#[test]
+fn sync_mirrors_to_the_object_store_and_readers_fall_back_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, store) = (dir.path().join("archive"), dir.path().join("bucket"));
+    let url = format!("file://{}", store.display());
+    let remote = Arc::new(RemoteArchive::connect(&url, &Default::default()).unwrap());
+    let mut archive = Archive::open(&root).unwrap();
+    archive.set_remote(remote.clone());
+    // 2025-11-20 and 2025-11-25.
+    for (secs, module) in [(10, "order"), (20, "payment"), (5 * 86_400, "order")] {
+        archive.push(event(secs, module));
+    }
+    archive.flush(1).unwrap();
+    let handle = archive.handle();
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 11, 26).unwrap();
+
+    // Keep two days locally: the 20th is uploaded and dropped, the 25th uploaded and kept.
+    let report = handle.sync_remote(2, today).unwrap();
+    assert_eq!((report.uploaded, report.deleted_remote, report.dropped_local), (3, 0, 2));
+    assert!(store.join("_manifest.json").exists());
+    assert!(store.join("dt=2025-11-20/module=order/part-00000000000000000001.parquet").exists());
+    assert!(!root.join("dt=2025-11-20/module=order/part-00000000000000000001.parquet").exists());
+    assert!(root.join("dt=2025-11-25/module=order/part-00000000000000000001.parquet").exists());
+    assert_eq!(handle.sync_remote(2, today).unwrap(), SyncReport::default(), "nothing left to do");
+
+    // Every event still reads back, the dropped day from the store.
+    let local_only = ArchiveReader::open(&root).unwrap();
+    assert!(read_all_result(&local_only).is_err(), "without the store the 20th is gone");
+    let reader = ArchiveReader::open(&root).unwrap().with_remote(remote);
+    assert_eq!(read_all(&reader, &ScanRequest::default()).len(), 3);
+    assert_eq!(read_all(&ArchiveReader::from_handle(&handle), &ScanRequest::default()).len(), 3);
+
+    // Retention removes the day from the manifest; the next sync deletes its objects.
+    handle.apply_retention(5, today).unwrap();
+    let report = handle.sync_remote(2, today).unwrap();
+    assert_eq!(report.deleted_remote, 2);
+    assert!(!store.join("dt=2025-11-20/module=order/part-00000000000000000001.parquet").exists());
 }

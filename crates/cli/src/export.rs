@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use sluice_archive::ArchiveReader;
+use std::sync::Arc;
+
+use sluice_archive::{ArchiveReader, RemoteArchive};
 use sluice_core::Config;
 use sluice_detect::alerts::{AlertFilter, AlertStore};
 use sluice_index::{EventIndex, IndexError};
@@ -48,7 +50,15 @@ pub fn run(config: &Config, data_dir: &Path, args: ExportArgs) -> anyhow::Result
         Err(e) => return Err(e).context("opening the index"),
     };
     let archive_dir = data_dir.join("archive");
-    let archive = if archive_dir.exists() { Some(ArchiveReader::open(&archive_dir)?) } else { None };
+    let archive = if archive_dir.exists() {
+        let reader = ArchiveReader::open(&archive_dir)?;
+        Some(match &config.archive.url {
+            Some(url) => reader.with_remote(Arc::new(RemoteArchive::connect(url, &config.archive.options)?)),
+            None => reader,
+        })
+    } else {
+        None
+    };
     if index.is_none() && archive.is_none() {
         anyhow::bail!("nothing has been ingested into {} yet", data_dir.display());
     }

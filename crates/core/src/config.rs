@@ -34,6 +34,51 @@ pub struct Config {
     pub module_slow_sql_ms: BTreeMap<String, u64>,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub archive: ArchiveConfig,
+}
+
+/// Where the Parquet archive lives besides the data dir. Without `url`, only in
+/// `data_dir/archive`. With it, every file is also uploaded there (an object store any
+/// cluster reads: `s3://bucket/prefix` for S3 and S3-compatible stores, `file:///path`
+/// for a mounted volume), and local copies of older days are dropped once uploaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveConfig {
+    pub url: Option<String>,
+    /// Passed to the store: for S3 `endpoint`, `region`, `allow_http`,
+    /// `access_key_id`, `secret_access_key`, ... (the usual `AWS_*` environment
+    /// variables are read too).
+    pub options: BTreeMap<String, String>,
+    /// Days (UTC, counting today) whose files stay in the data dir after upload.
+    pub keep_local_days: u32,
+    /// How often new files are uploaded.
+    pub upload_interval: String,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        ArchiveConfig { url: None, options: BTreeMap::new(), keep_local_days: 7, upload_interval: "1m".into() }
+    }
+}
+
+impl ArchiveConfig {
+    fn validate(&self) -> Result<(), CoreError> {
+        let d = parse_duration(&self.upload_interval).map_err(|e| value_error("archive.upload_interval", e))?;
+        if d.is_zero() {
+            return Err(value_error("archive.upload_interval", "must be longer than zero"));
+        }
+        if let Some(url) = &self.url
+            && !(url.starts_with("s3://") || url.starts_with("file:///"))
+        {
+            return Err(value_error("archive.url", "must be s3://bucket[/prefix] or file:///absolute/path"));
+        }
+        Ok(())
+    }
+
+    pub fn upload_interval(&self) -> Duration {
+        parse_duration(&self.upload_interval).unwrap_or(Duration::from_secs(60))
+    }
 }
 
 /// Slow-SQL and error-burst alert rules, and where alerts are sent. Durations are
@@ -374,6 +419,7 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), CoreError> {
+        self.archive.validate()?;
         if let Some(tz) = &self.timezone {
             parse_timezone(tz).map_err(|e| value_error("timezone", e))?;
         }

@@ -1,54 +1,84 @@
 //! The archive's background work, off the sink thread so ingest never waits for it:
-//! retention once a UTC day, and compaction of the small files the sink flushes.
+//! retention once a UTC day, compaction of the small files the sink flushes, and the
+//! upload to the object store when one is configured.
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use sluice_archive::ArchiveHandle;
+use sluice_core::Config;
 use tracing::error;
 
 /// How often compaction looks for work (the sink flushes a file per partition a minute).
-const INTERVAL: Duration = Duration::from_secs(60);
+const COMPACT_EVERY: Duration = Duration::from_secs(60);
 
 pub(crate) struct Maintenance {
     stop: Sender<()>,
     thread: JoinHandle<()>,
 }
 
+struct Settings {
+    retention_days: u32,
+    remote: bool,
+    upload_every: Duration,
+    keep_local_days: u32,
+}
+
 impl Maintenance {
-    pub(crate) fn start(archive: ArchiveHandle, retention_days: u32) -> std::io::Result<Maintenance> {
+    pub(crate) fn start(archive: ArchiveHandle, config: &Config) -> std::io::Result<Maintenance> {
+        let settings = Settings {
+            retention_days: config.archive_retention_days(),
+            remote: config.archive.url.is_some(),
+            upload_every: config.archive.upload_interval(),
+            keep_local_days: config.archive.keep_local_days,
+        };
         let (stop, stopped) = channel();
         let thread = std::thread::Builder::new()
             .name("archive-maintenance".into())
-            .spawn(move || run(&archive, retention_days, &stopped))?;
+            .spawn(move || run(&archive, &settings, &stopped))?;
         Ok(Maintenance { stop, thread })
     }
 
-    /// Waits for a merge in progress to finish (it is never left half done either way).
+    /// Waits for a merge or upload in progress (neither is ever left half done), then
+    /// uploads once more so nothing flushed stays only local.
     pub(crate) fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.thread.join();
     }
 }
 
-fn run(archive: &ArchiveHandle, retention_days: u32, stopped: &Receiver<()>) {
+fn run(archive: &ArchiveHandle, settings: &Settings, stopped: &Receiver<()>) {
     let mut retention_day: Option<NaiveDate> = None;
+    let (mut last_compact, mut last_upload) = (Instant::now(), Instant::now());
+    let tick = settings.upload_every.min(COMPACT_EVERY);
     loop {
         let today = Utc::now().date_naive();
         if retention_day != Some(today) {
             retention_day = Some(today);
-            if let Err(e) = archive.apply_retention(retention_days, today) {
+            if let Err(e) = archive.apply_retention(settings.retention_days, today) {
                 error!(error = %e, "archive retention failed; will retry tomorrow");
             }
         }
-        match stopped.recv_timeout(INTERVAL) {
-            Err(RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        let stopping = match stopped.recv_timeout(tick) {
+            Err(RecvTimeoutError::Timeout) => false,
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
+        };
+        if !stopping && last_compact.elapsed() >= COMPACT_EVERY {
+            last_compact = Instant::now();
+            if let Err(e) = archive.compact(Utc::now()) {
+                error!(error = %e, "archive compaction failed; will retry");
+            }
         }
-        if let Err(e) = archive.compact(Utc::now()) {
-            error!(error = %e, "archive compaction failed; will retry");
+        if settings.remote && (stopping || last_upload.elapsed() >= settings.upload_every) {
+            last_upload = Instant::now();
+            if let Err(e) = archive.sync_remote(settings.keep_local_days, Utc::now().date_naive()) {
+                error!(error = %e, "archive upload failed; will retry");
+            }
+        }
+        if stopping {
+            return;
         }
     }
 }

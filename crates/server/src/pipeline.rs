@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use sluice_archive::{Archive, ArchiveHandle};
+use sluice_archive::{Archive, ArchiveHandle, RemoteArchive};
 
 use crate::maintenance::Maintenance;
 use sluice_core::{Config, SourceConfig};
@@ -114,6 +114,9 @@ impl Pipeline {
         let index = EventIndex::open_or_create(&data_dir.join("index"))?;
         let writer = index.writer(options.index_heap_bytes)?;
         let archive = Archive::open(&data_dir.join("archive"))?;
+        if let Some(url) = &config.archive.url {
+            archive.set_remote(Arc::new(RemoteArchive::connect(url, &config.archive.options)?));
+        }
         let checkpoint_path = data_dir.join("checkpoints.json");
         let stored = load_checkpoints(&checkpoint_path)?;
         let index_seq = index.committed_seq()?;
@@ -145,7 +148,7 @@ impl Pipeline {
         }
         let restored: Vec<FileCheckpoint> = sink.checkpoints.values().cloned().collect();
         let archive = sink.archive.handle();
-        let maintenance = Maintenance::start(archive.clone(), config.archive_retention_days())
+        let maintenance = Maintenance::start(archive.clone(), &config)
             .map_err(|source| PipelineError::Io { path: data_dir.to_owned(), source })?;
 
         let (sink_tx, sink_rx) = sync_channel::<SinkMessage>(options.queue);
@@ -239,9 +242,6 @@ impl Pipeline {
         if let Some(thread) = self.sink_thread.take() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
-        if let Some(maintenance) = self.maintenance.take() {
-            let _ = tokio::task::spawn_blocking(move || maintenance.stop()).await;
-        }
         if self.compact_on_shutdown && flushed.is_ok() {
             let archive = self.archive.clone();
             match tokio::task::spawn_blocking(move || archive.compact(Utc::now())).await {
@@ -249,6 +249,9 @@ impl Pipeline {
                 Ok(Err(e)) => error!(error = %e, "archive compaction failed; `serve` will retry"),
                 Err(e) => error!(error = %e, "archive compaction task failed"),
             }
+        }
+        if let Some(maintenance) = self.maintenance.take() {
+            let _ = tokio::task::spawn_blocking(move || maintenance.stop()).await;
         }
         flushed
     }

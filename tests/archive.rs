@@ -1,5 +1,6 @@
-//! The archive and incident-review exports with real readers: a generated shop day is
-//! imported in two runs (so compaction has small files to merge), then pyarrow and
+//! The archive and incident-review exports with real readers: two generated shop days
+//! (same date, other content) are imported one after the other (so compaction has
+//! files to merge), then pyarrow and
 //! DuckDB read the Hive-partitioned archive and the export bundle, and their counts,
 //! time ranges, partitions and values must agree with what search says was ingested.
 
@@ -10,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{generate_day, python_with, run_ok, sluice};
+use support::{generate_day, generate_day_seeded, python_with, run_ok, sluice};
 
 const FROM: &str = "2026-11-20T13:00:00Z";
 const TO: &str = "2026-11-20T16:00:00Z";
@@ -41,22 +42,25 @@ fn zip_entry(path: &Path, name: &str) -> Vec<u8> {
 #[test]
 fn archive_and_exports_read_back_in_pyarrow_and_duckdb() {
     let work = tempfile::tempdir().unwrap();
-    let files = generate_day(&work.path().join("logs"), 10_000);
     let data = work.path().join("data");
-    run_ok(sluice().arg("--data-dir").arg(&data).arg("import").args(&files[..2]));
-    run_ok(sluice().arg("--data-dir").arg(&data).arg("import").args(&files[2..]));
+    for (run, seed) in [("a", 42), ("b", 4242)] {
+        let files = generate_day_seeded(&work.path().join(run), 5_000, seed);
+        run_ok(sluice().arg("--data-dir").arg(&data).arg("import").args(&files));
+    }
     let total = count(&data, "*", &[]);
     assert_eq!(total, 50_000);
 
-    // Compaction at the end of the second import left one file per finished day and module.
+    // Compaction at the end of the second import merged the two runs' files: one file
+    // per finished day, module and source.
     let manifest: Value = serde_json::from_slice(&std::fs::read(data.join("archive/_manifest.json")).unwrap()).unwrap();
     let mut per_partition: BTreeMap<String, usize> = BTreeMap::new();
     for file in manifest["files"].as_array().unwrap() {
         let path = file["path"].as_str().unwrap();
-        *per_partition.entry(path.rsplit_once('/').unwrap().0.to_owned()).or_default() += 1;
+        let partition = format!("{} {}", path.rsplit_once('/').unwrap().0, file["source"].as_str().unwrap());
+        *per_partition.entry(partition).or_default() += 1;
         assert_eq!(file["level"], 3, "{file}");
     }
-    assert!(per_partition.len() >= 7, "{per_partition:?}");
+    assert!(per_partition.len() >= 20, "{per_partition:?}");
     assert!(per_partition.values().all(|&n| n == 1), "{per_partition:?}");
     assert_eq!(manifest["files"].as_array().unwrap().iter().map(|f| f["rows"].as_u64().unwrap()).sum::<u64>(), total);
 
@@ -142,8 +146,8 @@ from_parquet = sorted(key(r['timestamp'].strftime('%Y-%m-%dT%H:%M:%S.%f'), r) fo
 from_ndjson = sorted(key(e['timestamp'].rstrip('Z').ljust(26, '0')[:26], e) for e in events)
 out['bundle_parquet_equals_ndjson'] = from_parquet == from_ndjson
 out['bundle_range'] = [min(r['timestamp'] for r in rows).isoformat(), max(r['timestamp'] for r in rows).isoformat()]
-statuses = [json.loads(r['fields']).get('status') for r in rows]
-out['bundle_status_column_matches_fields'] = all(r['status'] == s for r, s in zip(rows, statuses))
+status_of = {(e['timestamp'].rstrip('Z').ljust(26, '0')[:26], e['message']): e['fields'].get('status') for e in events}
+out['bundle_status_column_matches_fields'] = all(r['status'] == status_of[(r['timestamp'].strftime('%Y-%m-%dT%H:%M:%S.%f'), r['message'])] for r in rows)
 out['duckdb_payment_5xx'] = con.execute(f"select count(*) from read_parquet('{payment}/events.parquet') where status >= 500 and module = 'payment'").fetchone()[0]
 print(json.dumps(out))
 "#;

@@ -189,6 +189,11 @@ pub fn python_with(module: &str) -> Option<String> {
 /// A generated shop day (2026-11-20, UTC) in every format, `events` per file, with the
 /// default incidents (slow-SQL storm at 10:00, payment error burst at 14:00).
 pub fn generate_day(dir: &Path, events: u64) -> Vec<PathBuf> {
+    generate_day_seeded(dir, events, 42)
+}
+
+/// [`generate_day`] with other random content for another `seed`.
+pub fn generate_day_seeded(dir: &Path, events: u64, seed: u64) -> Vec<PathBuf> {
     use sluice_benches::{Budget, Incidents, OUTPUTS, write_one};
     let start = "2026-11-20T00:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
     OUTPUTS
@@ -196,7 +201,7 @@ pub fn generate_day(dir: &Path, events: u64) -> Vec<PathBuf> {
         .enumerate()
         .map(|(i, (format, file, _))| {
             let path = dir.join(format).join(file);
-            write_one(format, &path, Budget::Events(events), 42 + i as u64, start, Incidents::default()).unwrap();
+            write_one(format, &path, Budget::Events(events), seed + i as u64, start, Incidents::default()).unwrap();
             path
         })
         .collect()

@@ -6,12 +6,9 @@ use std::sync::Arc;
 
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::KeyValue;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use sluice_core::Event;
 
-use crate::{ArchiveError, SCHEMA_VERSION, schema};
+use crate::{ArchiveError, schema};
 
 /// Rows buffered before they are encoded.
 const BATCH_ROWS: usize = 8192;
@@ -26,15 +23,8 @@ pub struct EventsParquetWriter<W: Write + Send> {
 impl<W: Write + Send> EventsParquetWriter<W> {
     pub fn new(out: W) -> Result<Self, ArchiveError> {
         let schema: SchemaRef = Arc::new(schema::export_schema());
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-            .set_statistics_enabled(EnabledStatistics::Page)
-            .set_max_row_group_row_count(Some(128 * 1024))
-            .set_key_value_metadata(Some(vec![KeyValue::new(
-                "sluice.schema_version".into(),
-                SCHEMA_VERSION.to_string(),
-            )]))
-            .build();
+        // Rows come in storage order, not sorted by time.
+        let props = crate::writer_properties(3, false)?;
         let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
         Ok(EventsParquetWriter { writer, schema, pending: Vec::with_capacity(BATCH_ROWS), rows: 0 })
     }

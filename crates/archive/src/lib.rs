@@ -18,7 +18,7 @@ mod read;
 mod remote;
 mod schema;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use sluice_core::Event;
@@ -57,8 +57,13 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError
     move |source| ArchiveError::Io { path: path.to_owned(), source }
 }
 
-/// Rows waiting for the next flush, by (day, module).
-type Buffer = BTreeMap<(String, String), Vec<Event>>;
+/// Rows waiting for the next flush, by UTC day, module partition and source (looked up
+/// by `&str`, so the common clean names cost no allocation per event). Each source gets
+/// its own files: like lines next to each other compress much better.
+type Buffer = BTreeMap<NaiveDate, HashMap<String, HashMap<String, Vec<Event>>>>;
+
+/// zstd level of files the sink flushes (and of merges in hot partitions).
+pub(crate) const FLUSH_ZSTD_LEVEL: i32 = 1;
 
 /// What the writer, the maintenance thread and readers share: the root and the manifest.
 /// The manifest is only replaced under its lock, and only after the new one is on disk.
@@ -135,8 +140,15 @@ impl Archive {
     }
 
     pub fn push(&mut self, event: Event) {
-        let day = event.timestamp.format("%Y-%m-%d").to_string();
-        self.buffer.entry((day, partition_value(&event.module))).or_default().push(event);
+        let day = self.buffer.entry(event.timestamp.date_naive()).or_default();
+        let module = match day.get_mut(event.module.as_str()) {
+            Some(sources) if is_partition_value(&event.module) => sources,
+            _ => day.entry(partition_value(&event.module)).or_default(),
+        };
+        match module.get_mut(event.source.as_str()) {
+            Some(rows) => rows.push(event),
+            None => module.entry(event.source.clone()).or_default().push(event),
+        }
         self.buffered_rows += 1;
     }
 
@@ -151,12 +163,22 @@ impl Archive {
         }
         let buffer = std::mem::take(&mut self.buffer);
         let mut written = Vec::new();
-        for ((day, module), mut rows) in buffer {
-            rows.sort_by_key(|e| e.timestamp);
-            let relative = format!("dt={day}/module={module}/part-{seq:020}.parquet");
+        let partitions = buffer.into_iter().flat_map(|(day, modules)| {
+            modules.into_iter().flat_map(move |(module, sources)| {
+                sources.into_iter().map(move |(source, rows)| (day, module.clone(), source, rows))
+            })
+        });
+        for (day, module, source, mut rows) in partitions {
+            // One source's lines mostly arrive in time order already: check before moving
+            // whole events around.
+            if !rows.is_sorted_by_key(|e| e.timestamp) {
+                rows.sort_by_key(|e| e.timestamp);
+            }
+            let relative = format!("dt={day}/module={module}/part-{seq:020}-{}.parquet", partition_value(&source));
             let bytes = write_parquet(&self.shared.root.join(&relative), &rows)?;
             written.push(FileEntry {
                 path: relative,
+                source,
                 rows: rows.len() as u64,
                 bytes,
                 level: 0,
@@ -252,6 +274,10 @@ fn partition_day(path: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
 
+fn is_partition_value(module: &str) -> bool {
+    !module.is_empty() && module.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Module names become directory names: keep them to a safe alphabet.
 fn partition_value(module: &str) -> String {
     let clean: String =
@@ -263,7 +289,7 @@ fn partition_value(module: &str) -> String {
 /// Returns the file's size.
 fn write_parquet(path: &Path, rows: &[Event]) -> Result<u64, ArchiveError> {
     let schema = Arc::new(schema::arrow_schema());
-    write_atomically(path, schema.clone(), |writer| {
+    write_atomically(path, schema.clone(), FLUSH_ZSTD_LEVEL, |writer| {
         for chunk in rows.chunks(64 * 1024) {
             writer.write(&schema::record_batch(schema.clone(), chunk)?)?;
         }
@@ -274,13 +300,14 @@ fn write_parquet(path: &Path, rows: &[Event]) -> Result<u64, ArchiveError> {
 pub(crate) fn write_atomically(
     path: &Path,
     schema: SchemaRef,
+    level: i32,
     fill: impl FnOnce(&mut ArrowWriter<File>) -> Result<(), ArchiveError>,
 ) -> Result<u64, ArchiveError> {
     let dir = path.parent().expect("partition directory");
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tmp = path.with_extension("parquet.tmp");
     let file = File::create(&tmp).map_err(io_err(&tmp))?;
-    let mut writer = ArrowWriter::try_new(file, schema, Some(writer_properties()?))?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(writer_properties(level, true)?))?;
     if let Err(e) = fill(&mut writer) {
         drop(writer);
         let _ = fs::remove_file(&tmp);
@@ -294,16 +321,34 @@ pub(crate) fn write_atomically(
     Ok(bytes)
 }
 
-/// zstd, time-sorted, page-level statistics (so readers get column and offset indexes
-/// and prune pages by time), the schema version in the footer.
-pub(crate) fn writer_properties() -> Result<WriterProperties, ArchiveError> {
-    Ok(WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+/// zstd at `level` (1 for what the sink flushes: fast, and on log columns as small as
+/// 3; compaction of finished days uses a high level), page-level statistics (so readers
+/// get column and offset indexes and prune pages by time), delta-encoded timestamps, no
+/// dictionaries or min/max for free text, the schema version in the footer.
+pub(crate) fn writer_properties(level: i32, sorted_by_time: bool) -> Result<WriterProperties, ArchiveError> {
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(level)?))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(128 * 1024))
-        .set_sorting_columns(Some(vec![SortingColumn { column_idx: 0, descending: false, nulls_first: false }]))
-        .set_key_value_metadata(Some(vec![KeyValue::new("sluice.schema_version".into(), SCHEMA_VERSION.to_string())]))
-        .build())
+        .set_column_dictionary_enabled("timestamp".into(), false)
+        .set_column_encoding("timestamp".into(), Encoding::DELTA_BINARY_PACKED)
+        .set_key_value_metadata(Some(vec![KeyValue::new("sluice.schema_version".into(), SCHEMA_VERSION.to_string())]));
+    for column in schema::FREE_TEXT_COLUMNS {
+        builder = builder
+            .set_column_dictionary_enabled((*column).into(), false)
+            .set_column_statistics_enabled((*column).into(), EnabledStatistics::None);
+    }
+    for column in schema::HIGH_CARDINALITY_COLUMNS {
+        builder = builder.set_column_dictionary_enabled((*column).into(), false);
+    }
+    if sorted_by_time {
+        builder = builder.set_sorting_columns(Some(vec![SortingColumn {
+            column_idx: 0,
+            descending: false,
+            nulls_first: false,
+        }]));
+    }
+    Ok(builder.build())
 }
 
 pub(crate) fn sync_dir(dir: &Path) {

@@ -25,6 +25,10 @@ pub struct Manifest {
 pub struct FileEntry {
     /// Relative to the archive root, `/`-separated.
     pub path: String,
+    /// The `source` of every row in the file ("" in manifests from before files were
+    /// split by source).
+    #[serde(default)]
+    pub source: String,
     pub rows: u64,
     /// Size on disk (0 in manifests written before sizes were recorded).
     #[serde(default)]

@@ -1,39 +1,120 @@
-//! The archive's Arrow schema, version 1. `module` and `dt` are not columns in the files:
-//! they are the Hive partition directories.
+//! The archive's Arrow schema, version 2. `module` and `dt` are not columns in archive
+//! files: they are the Hive partition directories (an export's single file has a
+//! `module` column instead).
 //!
 //! | column | type | from |
 //! |---|---|---|
 //! | timestamp | timestamp(us, UTC) | event time |
 //! | source, level, host, message | utf8 | event |
-//! | status | int32 | `fields.status` (HTTP) |
-//! | path | utf8 | `fields.path` (HTTP) |
-//! | request_time_ms, query_time_ms | float64 | timings |
-//! | trace_id | utf8 | `fields.trace_id` |
-//! | fields | utf8 (JSON object) | all format-specific fields |
+//! | the common fields of [`TYPED_FIELDS`] | utf8 / int32 / int64 / float64 / bool, null when absent | `fields.<name>` |
+//! | fields | utf8 (JSON object) | every other field |
+//!
+//! A field moves into its typed column only when its JSON value has exactly that type
+//! (a `status` sent as the string `"200"` stays in `fields`), so reading back gives the
+//! event that was written, value for value. Version 1 files (every field in `fields`,
+//! five typed copies beside it) read back the same way.
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_array::builder::{BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use serde_json::{Number, Value};
 use sluice_core::{Event, Level, PARSE_ERROR_FIELD};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Int32,
+    Int64,
+    Float64,
+    Bool,
+}
+
+/// Fields the parsers produce for nginx/apache, the database logs and Java apps, as
+/// columns of their own: readers query them directly, and a column of like values
+/// compresses far better than the same values inside a JSON string per row.
+pub const TYPED_FIELDS: &[(&str, FieldKind)] = &[
+    ("status", FieldKind::Int32),
+    ("method", FieldKind::Text),
+    ("path", FieldKind::Text),
+    ("query_string", FieldKind::Text),
+    ("protocol", FieldKind::Text),
+    ("bytes", FieldKind::Int64),
+    ("client_ip", FieldKind::Text),
+    ("referer", FieldKind::Text),
+    ("user_agent", FieldKind::Text),
+    ("request_time_ms", FieldKind::Float64),
+    ("upstream_time_ms", FieldKind::Float64),
+    ("trace_id", FieldKind::Text),
+    ("span_id", FieldKind::Text),
+    ("logger", FieldKind::Text),
+    ("thread", FieldKind::Text),
+    ("exception", FieldKind::Text),
+    ("service", FieldKind::Text),
+    ("pid", FieldKind::Int64),
+    ("severity", FieldKind::Text),
+    ("db_system", FieldKind::Text),
+    ("db", FieldKind::Text),
+    ("user", FieldKind::Text),
+    ("client_host", FieldKind::Text),
+    ("thread_id", FieldKind::Int64),
+    ("query", FieldKind::Text),
+    ("statement_kind", FieldKind::Text),
+    ("query_time_ms", FieldKind::Float64),
+    ("lock_time_ms", FieldKind::Float64),
+    ("rows_examined", FieldKind::Int64),
+    ("rows_sent", FieldKind::Int64),
+    ("fingerprint", FieldKind::Text),
+    ("query_id", FieldKind::Text),
+    ("slow", FieldKind::Bool),
+];
+
+/// Columns whose values are mostly distinct: no dictionary, and (for long text) no
+/// min/max statistics, which nothing prunes on.
+pub(crate) const FREE_TEXT_COLUMNS: &[&str] = &["message", "fields", "query", "exception"];
+pub(crate) const HIGH_CARDINALITY_COLUMNS: &[&str] = &["trace_id", "span_id"];
+
+impl FieldKind {
+    fn data_type(self) -> DataType {
+        match self {
+            FieldKind::Text => DataType::Utf8,
+            FieldKind::Int32 => DataType::Int32,
+            FieldKind::Int64 => DataType::Int64,
+            FieldKind::Float64 => DataType::Float64,
+            FieldKind::Bool => DataType::Boolean,
+        }
+    }
+
+    /// Whether `value` has exactly this column's type (and so round-trips through it).
+    fn holds(self, value: &Value) -> bool {
+        match (self, value) {
+            (FieldKind::Text, Value::String(_)) | (FieldKind::Bool, Value::Bool(_)) => true,
+            (FieldKind::Int32, Value::Number(n)) => n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
+            (FieldKind::Int64, Value::Number(n)) => n.is_i64() || (n.is_u64() && n.as_i64().is_some()),
+            (FieldKind::Float64, Value::Number(n)) => n.is_f64(),
+            _ => false,
+        }
+    }
+}
 
 pub fn arrow_schema() -> Schema {
     let text = |name: &str, nullable: bool| Field::new(name, DataType::Utf8, nullable);
-    Schema::new(vec![
+    let mut fields = vec![
         Field::new("timestamp", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
         text("source", false),
         text("level", false),
         text("host", false),
         text("message", false),
-        Field::new("status", DataType::Int32, true),
-        text("path", true),
-        Field::new("request_time_ms", DataType::Float64, true),
-        Field::new("query_time_ms", DataType::Float64, true),
-        text("trace_id", true),
-        text("fields", false),
-    ])
+    ];
+    fields.extend(TYPED_FIELDS.iter().map(|(name, kind)| Field::new(*name, kind.data_type(), true)));
+    fields.push(text("fields", false));
+    Schema::new(fields)
 }
 
 /// The archive schema plus a `module` column after `timestamp`: one file holding every
@@ -49,7 +130,15 @@ fn has_module_column(schema: &Schema) -> bool {
 }
 
 pub(crate) fn record_batch(schema: Arc<Schema>, rows: &[Event]) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let strings = |f: fn(&Event) -> &str| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
+    // Sized exactly up front: growing big string buffers costs copies and page faults.
+    let strings = |f: fn(&Event) -> &str| {
+        let bytes = rows.iter().map(|e| f(e).len()).sum();
+        let mut column = StringBuilder::with_capacity(rows.len(), bytes);
+        for e in rows {
+            column.append_value(f(e));
+        }
+        Arc::new(column.finish()) as ArrayRef
+    };
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(
             TimestampMicrosecondArray::from_iter_values(rows.iter().map(|e| e.timestamp.timestamp_micros()))
@@ -59,19 +148,120 @@ pub(crate) fn record_batch(schema: Arc<Schema>, rows: &[Event]) -> Result<Record
         strings(|e| e.level.as_str()),
         strings(|e| &e.host),
         strings(|e| &e.message),
-        Arc::new(Int32Array::from_iter(rows.iter().map(|e| e.field_f64("status").map(|s| s as i32)))),
-        Arc::new(StringArray::from_iter(rows.iter().map(|e| e.field_str("path")))),
-        Arc::new(Float64Array::from_iter(rows.iter().map(|e| e.field_f64("request_time_ms")))),
-        Arc::new(Float64Array::from_iter(rows.iter().map(|e| e.field_f64("query_time_ms")))),
-        Arc::new(StringArray::from_iter(rows.iter().map(|e| e.field_str("trace_id")))),
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|e| serde_json::Value::Object(e.fields.clone()).to_string()),
-        )),
     ];
+    columns.extend(field_columns(rows));
     if has_module_column(&schema) {
         columns.insert(1, strings(|e| &e.module));
     }
     RecordBatch::try_new(schema, columns)
+}
+
+/// One builder per typed column.
+enum ColumnBuilder {
+    Text(StringBuilder),
+    Int32(Int32Builder),
+    Int64(Int64Builder),
+    Float64(Float64Builder),
+    Bool(BooleanBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(kind: FieldKind, rows: usize) -> Self {
+        match kind {
+            FieldKind::Text => ColumnBuilder::Text(StringBuilder::with_capacity(rows, rows * 8)),
+            FieldKind::Int32 => ColumnBuilder::Int32(Int32Builder::with_capacity(rows)),
+            FieldKind::Int64 => ColumnBuilder::Int64(Int64Builder::with_capacity(rows)),
+            FieldKind::Float64 => ColumnBuilder::Float64(Float64Builder::with_capacity(rows)),
+            FieldKind::Bool => ColumnBuilder::Bool(BooleanBuilder::with_capacity(rows)),
+        }
+    }
+
+    /// `value` has this column's kind (checked by the caller).
+    fn append(&mut self, value: &Value) {
+        match self {
+            ColumnBuilder::Text(b) => b.append_option(value.as_str()),
+            ColumnBuilder::Int32(b) => b.append_option(value.as_i64().and_then(|i| i32::try_from(i).ok())),
+            ColumnBuilder::Int64(b) => b.append_option(value.as_i64()),
+            ColumnBuilder::Float64(b) => b.append_option(value.as_f64()),
+            ColumnBuilder::Bool(b) => b.append_option(value.as_bool()),
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            ColumnBuilder::Text(b) => b.append_null(),
+            ColumnBuilder::Int32(b) => b.append_null(),
+            ColumnBuilder::Int64(b) => b.append_null(),
+            ColumnBuilder::Float64(b) => b.append_null(),
+            ColumnBuilder::Bool(b) => b.append_null(),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            ColumnBuilder::Text(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Int32(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Int64(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Float64(mut b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Typed field names sorted, with their column position, for a binary search per field.
+fn typed_index() -> &'static [(&'static str, usize)] {
+    static INDEX: std::sync::OnceLock<Vec<(&'static str, usize)>> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut index: Vec<(&str, usize)> = TYPED_FIELDS.iter().enumerate().map(|(i, (name, _))| (*name, i)).collect();
+        index.sort_unstable();
+        index
+    })
+}
+
+fn typed_position(key: &str) -> Option<usize> {
+    let index = typed_index();
+    index.binary_search_by(|(name, _)| (*name).cmp(key)).ok().map(|i| index[i].1)
+}
+
+/// The typed columns and `fields` (everything else, as JSON), in one pass over each
+/// event's fields.
+fn field_columns(rows: &[Event]) -> Vec<ArrayRef> {
+    const { assert!(TYPED_FIELDS.len() <= 64, "typed columns are tracked in a u64") };
+    let mut builders: Vec<ColumnBuilder> =
+        TYPED_FIELDS.iter().map(|(_, kind)| ColumnBuilder::new(*kind, rows.len())).collect();
+    let mut rest = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
+    let mut json: Vec<u8> = Vec::with_capacity(512);
+    for event in rows {
+        let mut filled = 0u64;
+        json.clear();
+        json.push(b'{');
+        for (key, value) in &event.fields {
+            if let Some(i) = typed_position(key)
+                && TYPED_FIELDS[i].1.holds(value)
+            {
+                builders[i].append(value);
+                filled |= 1 << i;
+                continue;
+            }
+            if json.len() > 1 {
+                json.push(b',');
+            }
+            // Writing JSON strings and values into memory cannot fail.
+            let _ = serde_json::to_writer(&mut json, key);
+            json.push(b':');
+            let _ = serde_json::to_writer(&mut json, value);
+        }
+        json.push(b'}');
+        rest.append_value(std::str::from_utf8(&json).unwrap_or("{}"));
+        for (i, builder) in builders.iter_mut().enumerate() {
+            if filled & (1 << i) == 0 {
+                builder.append_null();
+            }
+        }
+    }
+    let mut columns: Vec<ArrayRef> = builders.into_iter().map(ColumnBuilder::finish).collect();
+    columns.push(Arc::new(rest.finish()));
+    columns
 }
 
 /// Events back from archive rows. `partition_module` is the `module=` directory the
@@ -81,24 +271,27 @@ pub(crate) fn events_from_batch(
     batch: &RecordBatch,
     partition_module: &str,
 ) -> Result<Vec<Event>, arrow_schema::ArrowError> {
-    let column = |name: &str| {
+    let missing = |name: &str| arrow_schema::ArrowError::SchemaError(format!("archive file has no `{name}` column"));
+    let text = |name: &str| -> Result<&StringArray, arrow_schema::ArrowError> {
         batch
             .column_by_name(name)
-            .ok_or_else(|| arrow_schema::ArrowError::SchemaError(format!("archive file has no `{name}` column")))
-    };
-    let text = |name: &str| -> Result<&StringArray, arrow_schema::ArrowError> {
-        column(name)?
+            .ok_or_else(|| missing(name))?
             .as_any()
             .downcast_ref::<StringArray>()
             .ok_or_else(|| arrow_schema::ArrowError::SchemaError(format!("archive column `{name}` is not utf8")))
     };
-    let timestamps = column("timestamp")?
+    let timestamps = batch
+        .column_by_name("timestamp")
+        .ok_or_else(|| missing("timestamp"))?
         .as_any()
         .downcast_ref::<TimestampMicrosecondArray>()
         .ok_or_else(|| arrow_schema::ArrowError::SchemaError("archive column `timestamp` is not micros".into()))?;
     let (source, level, host, message, fields) =
         (text("source")?, text("level")?, text("host")?, text("message")?, text("fields")?);
     let module = batch.column_by_name("module").and_then(|c| c.as_any().downcast_ref::<StringArray>());
+    // Typed columns this file has (version 1 files have five, as copies).
+    let typed: Vec<(&str, &ArrayRef)> =
+        TYPED_FIELDS.iter().filter_map(|(name, _)| batch.column_by_name(name).map(|c| (*name, c))).collect();
     let mut events = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
         let timestamp = chrono::DateTime::from_timestamp_micros(timestamps.value(row)).unwrap_or_default();
@@ -108,12 +301,40 @@ pub(crate) fn events_from_batch(
         event.level = level.value(row).parse().unwrap_or(Level::Info);
         event.host = host.value(row).to_owned();
         match serde_json::from_str(fields.value(row)) {
-            Ok(serde_json::Value::Object(map)) => event.fields = map,
+            Ok(Value::Object(map)) => event.fields = map,
             _ => {
                 event.fields.insert(PARSE_ERROR_FIELD.into(), "archive row has unreadable fields".into());
+            }
+        }
+        for (name, column) in &typed {
+            if column.is_null(row) || event.fields.contains_key(*name) {
+                continue;
+            }
+            if let Some(value) = value_at(column, row) {
+                event.fields.insert((*name).to_owned(), value);
             }
         }
         events.push(event);
     }
     Ok(events)
+}
+
+fn value_at(column: &ArrayRef, row: usize) -> Option<Value> {
+    let any = column.as_any();
+    if let Some(a) = any.downcast_ref::<StringArray>() {
+        return Some(Value::String(a.value(row).to_owned()));
+    }
+    if let Some(a) = any.downcast_ref::<Int32Array>() {
+        return Some(Value::from(a.value(row)));
+    }
+    if let Some(a) = any.downcast_ref::<Int64Array>() {
+        return Some(Value::from(a.value(row)));
+    }
+    if let Some(a) = any.downcast_ref::<Float64Array>() {
+        return Number::from_f64(a.value(row)).map(Value::Number);
+    }
+    if let Some(a) = any.downcast_ref::<BooleanArray>() {
+        return Some(Value::Bool(a.value(row)));
+    }
+    None
 }

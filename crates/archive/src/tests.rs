@@ -29,13 +29,14 @@ fn flush_writes_partitioned_sorted_files_and_manifest() {
     let manifest = archive.manifest().clone();
     assert_eq!(manifest.wal_seq, 7);
     assert_eq!(manifest.total_rows(), 4);
-    let order = dir.path().join("dt=2025-11-20/module=order/part-00000000000000000007.parquet");
+    let order = dir.path().join("dt=2025-11-20/module=order/part-00000000000000000007-nginx.parquet");
     assert_eq!(rows_in(&order), 2);
     let first = &manifest
         .files
         .iter()
         .find(|f| {
-            f.path.ends_with("module=order/part-00000000000000000007.parquet") && f.path.starts_with("dt=2025-11-20")
+            f.path.ends_with("module=order/part-00000000000000000007-nginx.parquet")
+                && f.path.starts_with("dt=2025-11-20")
         })
         .unwrap();
     assert!(first.min_ts < first.max_ts);
@@ -50,8 +51,8 @@ fn files_missing_from_the_manifest_are_removed_on_open() {
     let mut archive = Archive::open(dir.path()).unwrap();
     archive.push(event(1, "order"));
     archive.flush(1).unwrap();
-    let orphan = dir.path().join("dt=2025-11-20/module=order/part-00000000000000000002.parquet");
-    fs::copy(dir.path().join("dt=2025-11-20/module=order/part-00000000000000000001.parquet"), &orphan).unwrap();
+    let orphan = dir.path().join("dt=2025-11-20/module=order/part-00000000000000000002-nginx.parquet");
+    fs::copy(dir.path().join("dt=2025-11-20/module=order/part-00000000000000000001-nginx.parquet"), &orphan).unwrap();
     fs::write(dir.path().join("dt=2025-11-20/module=order/x.parquet.tmp"), b"half").unwrap();
     let archive = Archive::open(dir.path()).unwrap();
     assert!(!orphan.exists());
@@ -212,9 +213,9 @@ fn sync_mirrors_to_the_object_store_and_readers_fall_back_to_it() {
     let report = handle.sync_remote(2, today).unwrap();
     assert_eq!((report.uploaded, report.deleted_remote, report.dropped_local), (3, 0, 2));
     assert!(store.join("_manifest.json").exists());
-    assert!(store.join("dt=2025-11-20/module=order/part-00000000000000000001.parquet").exists());
-    assert!(!root.join("dt=2025-11-20/module=order/part-00000000000000000001.parquet").exists());
-    assert!(root.join("dt=2025-11-25/module=order/part-00000000000000000001.parquet").exists());
+    assert!(store.join("dt=2025-11-20/module=order/part-00000000000000000001-nginx.parquet").exists());
+    assert!(!root.join("dt=2025-11-20/module=order/part-00000000000000000001-nginx.parquet").exists());
+    assert!(root.join("dt=2025-11-25/module=order/part-00000000000000000001-nginx.parquet").exists());
     assert_eq!(handle.sync_remote(2, today).unwrap(), SyncReport::default(), "nothing left to do");
 
     // Every event still reads back, the dropped day from the store.
@@ -228,5 +229,28 @@ fn sync_mirrors_to_the_object_store_and_readers_fall_back_to_it() {
     handle.apply_retention(5, today).unwrap();
     let report = handle.sync_remote(2, today).unwrap();
     assert_eq!(report.deleted_remote, 2);
-    assert!(!store.join("dt=2025-11-20/module=order/part-00000000000000000001.parquet").exists());
+    assert!(!store.join("dt=2025-11-20/module=order/part-00000000000000000001-nginx.parquet").exists());
+}
+
+#[test]
+fn typed_columns_round_trip_every_value_exactly() {
+    let mut events = Vec::new();
+    for (i, fields) in [
+        serde_json::json!({"status": 502, "path": "/api/pay", "bytes": 12, "request_time_ms": 3.5, "slow": true}),
+        // Same keys with other JSON types stay in `fields` and come back as they were.
+        serde_json::json!({"status": "502", "bytes": u64::MAX, "request_time_ms": 12, "slow": "yes", "path": 7}),
+        serde_json::json!({"status": 99_999_999_999_i64, "query_time_ms": 0.0, "nested": {"a": [1, 2]}}),
+        serde_json::json!({}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut e = event(i as i64, "order");
+        e.fields = fields.as_object().unwrap().clone();
+        events.push(e);
+    }
+    let schema = Arc::new(schema::arrow_schema());
+    let batch = schema::record_batch(schema, &events).unwrap();
+    assert_eq!(batch.column_by_name("status").unwrap().null_count(), 3, "only the integer status is typed");
+    assert_eq!(schema::events_from_batch(&batch, "order").unwrap(), events);
 }

@@ -1,0 +1,56 @@
+//! Archive write throughput per core: parsed events of generated shop logs into zstd
+//! Parquet files (sort, Arrow encode, compress, fsync, rename, manifest), reported in MB/s
+//! of the raw log text they came from. Parsing happens before timing.
+//! Run: `cargo bench -p sluice-benches --bench archive`.
+
+use chrono::DateTime;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use sluice_archive::Archive;
+use sluice_benches::{Budget, generate};
+use sluice_core::{Config, Event, FormatName, SourceConfig};
+use sluice_parsers::{ModuleRouter, Parser};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const INPUT_BYTES: u64 = 16 << 20;
+
+fn archive_write(c: &mut Criterion) {
+    let start = DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").unwrap().to_utc();
+    let mut group = c.benchmark_group("archive-write");
+    group.sample_size(10);
+    for (name, format) in [
+        ("nginx", FormatName::Nginx),
+        ("logback", FormatName::Logback),
+        ("json", FormatName::Json),
+        ("mysql-slow", FormatName::MysqlSlow),
+        ("postgres", FormatName::Postgres),
+    ] {
+        let mut input = Vec::new();
+        generate(name, Budget::Bytes(INPUT_BYTES), 7, start, &mut input).unwrap();
+        let source = SourceConfig::adhoc(name, format);
+        let mut parser =
+            Parser::for_source(&Config::default(), &source, ModuleRouter::default(), "bench", start).unwrap();
+        let mut events: Vec<Event> = Vec::new();
+        parser.parse_all(&input, &mut events);
+        group.throughput(Throughput::Bytes(input.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || (tempfile::tempdir().unwrap(), events.clone()),
+                |(dir, events)| {
+                    let mut archive = Archive::open(dir.path()).unwrap();
+                    for event in events {
+                        archive.push(event);
+                    }
+                    archive.flush(1).unwrap();
+                    dir
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, archive_write);
+criterion_main!(benches);

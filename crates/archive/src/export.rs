@@ -24,7 +24,7 @@ impl<W: Write + Send> EventsParquetWriter<W> {
     pub fn new(out: W) -> Result<Self, ArchiveError> {
         let schema: SchemaRef = Arc::new(schema::export_schema());
         // Rows come in storage order, not sorted by time.
-        let props = crate::writer_properties(3, false)?;
+        let props = crate::writer_properties(crate::FLUSH_ZSTD_LEVEL, false)?;
         let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))?;
         Ok(EventsParquetWriter { writer, schema, pending: Vec::with_capacity(BATCH_ROWS), rows: 0 })
     }

@@ -1,15 +1,18 @@
 //! The columnar archive: every event kept in Parquet for years. The only crate that links
-//! arrow and parquet.
+//! arrow, parquet and object_store.
 //!
 //! Layout (Hive-style, so DuckDB, Spark, Trino, pyarrow and polars read the tree as one
 //! partitioned table):
 //! ```text
-//! archive/_manifest.json                       what exists, and the WAL position it covers
-//! archive/dt=2026-11-20/module=order/part-<wal seq>.parquet
+//! archive/_manifest.json                                what exists, and the WAL position it covers
+//! archive/dt=2026-11-20/module=order/part-<wal seq>-<source>.parquet   flushed by the sink
+//! archive/dt=2026-11-20/module=order/part-m<micros>-<source>.parquet   written by compaction
+//! archive-trash/<unix time>/dt=.../...                  replaced files, readable ten more minutes
 //! ```
 //! A file is written to a temporary name, fsynced and renamed, then the manifest is
 //! replaced the same way. Files the manifest does not list (a crash between the two) are
-//! deleted on open; their rows come back from the WAL.
+//! deleted on open; their rows come back from the WAL (or, for a merge, are still in the
+//! listed inputs).
 
 mod compact;
 mod export;

@@ -10,7 +10,8 @@
 //! less often; each records the WAL sequence number it covers. On start, the WAL is
 //! replayed from the oldest of those positions, so nothing acknowledged is lost and
 //! nothing is stored twice. File positions ride inside WAL records; `checkpoints.json`
-//! keeps them once the WAL segments holding them are deleted.
+//! keeps them once the WAL segments holding them are deleted. Archive retention,
+//! compaction and uploads run on the maintenance thread ([`crate::maintenance`]).
 
 use std::collections::HashMap;
 use std::fs::File;

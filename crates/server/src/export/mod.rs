@@ -298,21 +298,12 @@ fn each_event(
     {
         let scan = ScanRequest { from: Some(request.from), to: Some(archive_to), modules: request.modules.clone() };
         archive.scan(&scan, |events| {
-            let matched = match sluice_index::filter_events(&request.query, events) {
-                Ok(matched) => matched,
-                Err(e) => {
-                    failure = Some(ExportError::from(e));
-                    return ControlFlow::Break(());
-                }
-            };
-            archived += matched.len() as u64;
-            match visit(matched) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
-                    failure = Some(e);
-                    ControlFlow::Break(())
-                }
-            }
+            let sent =
+                sluice_index::filter_events(&request.query, events).map_err(ExportError::from).and_then(|matched| {
+                    archived += matched.len() as u64;
+                    visit(matched)
+                });
+            continue_or_stop(sent, &mut failure)
         })?;
     }
     if let Some(e) = failure {
@@ -336,13 +327,7 @@ fn each_event(
                 return ControlFlow::Continue(());
             }
             indexed += batch.len() as u64;
-            match visit(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
-                    failure = Some(e);
-                    ControlFlow::Break(())
-                }
-            }
+            continue_or_stop(visit(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))), &mut failure)
         })?;
         if let Some(e) = failure {
             return Err(e);
@@ -351,4 +336,16 @@ fn each_event(
         visit(batch)?;
     }
     Ok((archived, indexed))
+}
+
+/// Lets a scan go on while `result` is fine; otherwise keeps the error for after the scan
+/// and stops it.
+fn continue_or_stop(result: Result<(), ExportError>, failure: &mut Option<ExportError>) -> ControlFlow<()> {
+    match result {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => {
+            *failure = Some(e);
+            ControlFlow::Break(())
+        }
+    }
 }

@@ -57,6 +57,7 @@ pub fn run(config: &Config, data_dir: &Path, args: SearchArgs) -> anyhow::Result
         modules: split(&args.module),
         levels,
         limit: if args.count { 0 } else { args.limit },
+        aggregate: false,
     };
     let index_dir = data_dir.join("index");
     let index = EventIndex::open_existing(&index_dir)?;

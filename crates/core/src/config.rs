@@ -50,7 +50,8 @@ pub struct ArchiveConfig {
     /// `access_key_id`, `secret_access_key`, ... (the usual `AWS_*` environment
     /// variables are read too).
     pub options: BTreeMap<String, String>,
-    /// Days (UTC, counting today) whose files stay in the data dir after upload.
+    /// Days before today (UTC) whose files stay in the data dir after upload; older
+    /// days are read from the store.
     pub keep_local_days: u32,
     /// How often new files are uploaded.
     pub upload_interval: String,

@@ -4,6 +4,7 @@
 //! returns), plus indexed copies of what queries filter and sort on. Commits carry the
 //! WAL sequence number they include, so recovery knows what to replay.
 
+mod aggregate;
 mod query;
 mod schema;
 
@@ -18,6 +19,8 @@ use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
 use schema::Fields;
+
+pub use aggregate::{Aggregates, Bucket, FACETS, Facet, FacetValue, Histogram, interval_for};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -40,11 +43,21 @@ pub struct SearchRequest {
     pub modules: Vec<String>,
     pub levels: Vec<Level>,
     pub limit: usize,
+    /// Also compute the histogram and facets of the matches.
+    pub aggregate: bool,
 }
 
 impl Default for SearchRequest {
     fn default() -> Self {
-        SearchRequest { query: "*".into(), from: None, to: None, modules: vec![], levels: vec![], limit: 100 }
+        SearchRequest {
+            query: "*".into(),
+            from: None,
+            to: None,
+            modules: vec![],
+            levels: vec![],
+            limit: 100,
+            aggregate: false,
+        }
     }
 }
 
@@ -54,6 +67,8 @@ pub struct SearchResponse {
     pub total: usize,
     /// The newest `limit` of them, newest first.
     pub hits: Vec<Event>,
+    /// With `aggregate`.
+    pub aggregates: Option<Aggregates>,
 }
 
 /// An open index, readable from any thread.
@@ -114,13 +129,28 @@ impl EventIndex {
         let query = self.build_query(request)?;
         let searcher = self.reader.searcher();
         let limit = request.limit;
-        let (total, top) = if limit == 0 {
-            (searcher.search(&query, &Count)?, Vec::new())
+        let top_docs =
+            TopDocs::with_limit(limit.max(1)).order_by_fast_field::<tantivy::DateTime>("timestamp", Order::Desc);
+        let mut aggregates = None;
+        let (total, mut top) = if request.aggregate {
+            // Buckets sized for the window asked for (or everything indexed up to now).
+            let from = match request.from {
+                Some(from) => from,
+                None => self.oldest()?.unwrap_or_else(Utc::now),
+            };
+            let to = request.to.unwrap_or_else(Utc::now).max(from);
+            let interval = aggregate::interval_for(from, to);
+            let collector = aggregate::collector(from, to, interval, self.index.tokenizers().clone())?;
+            let (total, top, results) = searcher.search(&query, &(Count, top_docs, collector))?;
+            let results = serde_json::to_value(&results).unwrap_or_default();
+            aggregates = Some(aggregate::read(&results, interval));
+            (total, top)
         } else {
-            let top_docs =
-                TopDocs::with_limit(limit).order_by_fast_field::<tantivy::DateTime>("timestamp", Order::Desc);
             searcher.search(&query, &(Count, top_docs))?
         };
+        if limit == 0 {
+            top.clear();
+        }
         let mut hits = Vec::with_capacity(top.len());
         for (_, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
@@ -133,7 +163,7 @@ impl EventIndex {
                 Err(error) => tracing::warn!(%error, "skipping unreadable stored event"),
             }
         }
-        Ok(SearchResponse { total, hits })
+        Ok(SearchResponse { total, hits, aggregates })
     }
 
     /// Calls `visit` with every matching event, in index order (not sorted), without

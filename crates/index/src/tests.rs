@@ -104,3 +104,40 @@ fn filter_events_judges_archived_events_like_a_search() {
     assert_eq!(pick("order -timeout"), ["order created", "支付超时 order 2"]);
     assert!(crate::filter_events("status:[500 TO", events.clone()).is_err(), "a bad query is an error");
 }
+
+#[test]
+fn aggregates_count_matches_over_time_and_per_facet() {
+    let mut events = Vec::new();
+    for i in 0..30 {
+        let (module, level) = if i % 3 == 0 { ("payment", Level::Error) } else { ("order", Level::Info) };
+        events.push(event(i * 60, module, level, &format!("request {i}"), json!({})));
+    }
+    let (_dir, index) = index_with(&events);
+    let from = Utc.timestamp_opt(1_763_600_000, 0).unwrap();
+    let request = SearchRequest {
+        query: "request".into(),
+        from: Some(from),
+        to: Some(from + chrono::TimeDelta::minutes(30)),
+        limit: 0,
+        aggregate: true,
+        ..SearchRequest::default()
+    };
+    let response = index.search(&request).unwrap();
+    assert_eq!(response.total, 30);
+    assert!(response.hits.is_empty());
+    let aggregates = response.aggregates.unwrap();
+    assert_eq!(aggregates.histogram.interval_ms, 30_000);
+    assert_eq!(aggregates.histogram.buckets.iter().map(|b| b.count).sum::<u64>(), 30);
+    // The whole window, empty buckets included (aligned, so one more at the edge).
+    assert!((60..=61).contains(&aggregates.histogram.buckets.len()), "{}", aggregates.histogram.buckets.len());
+    // Buckets are aligned to their size.
+    let first = aggregates.histogram.buckets[0].start;
+    assert!(first <= from && from - first < chrono::TimeDelta::seconds(30), "{first}");
+    assert_eq!(first.timestamp() % 30, 0);
+    let facet = |name: &str| aggregates.facets.iter().find(|f| f.field == name).unwrap().clone();
+    let modules = facet("module");
+    assert_eq!(modules.values[0], FacetValue { value: "order".into(), count: 20 });
+    assert_eq!(modules.values[1], FacetValue { value: "payment".into(), count: 10 });
+    assert_eq!(facet("level").values.iter().find(|v| v.value == "error").unwrap().count, 10);
+    assert_eq!(facet("source").values, vec![FacetValue { value: "test".into(), count: 30 }]);
+}

@@ -45,6 +45,8 @@ pub(crate) struct SearchParams {
     module: Option<String>,
     level: Option<String>,
     limit: Option<usize>,
+    /// Histogram and facets of the matches (default true; `false` skips them).
+    aggs: Option<bool>,
 }
 
 pub(crate) async fn search(State(state): State<AppState>, Query(params): Query<SearchParams>) -> Response {
@@ -56,12 +58,18 @@ pub(crate) async fn search(State(state): State<AppState>, Query(params): Query<S
     let index = state.pipeline.index().clone();
     let result = tokio::task::spawn_blocking(move || index.search(&request)).await;
     match result {
-        Ok(Ok(response)) => Json(json!({
-            "total": response.total,
-            "took_ms": started.elapsed().as_secs_f64() * 1000.0,
-            "hits": response.hits,
-        }))
-        .into_response(),
+        Ok(Ok(response)) => {
+            let mut body = json!({
+                "total": response.total,
+                "took_ms": started.elapsed().as_secs_f64() * 1000.0,
+                "hits": response.hits,
+            });
+            if let Some(aggregates) = response.aggregates {
+                body["histogram"] = json!(aggregates.histogram);
+                body["facets"] = json!(aggregates.facets);
+            }
+            Json(body).into_response()
+        }
         Ok(Err(sluice_index::IndexError::BadQuery(message))) => error(StatusCode::BAD_REQUEST, message),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
@@ -88,6 +96,7 @@ fn search_request(state: &AppState, params: SearchParams) -> Result<SearchReques
         modules: list(params.module),
         levels,
         limit: params.limit.unwrap_or(100).min(10_000),
+        aggregate: params.aggs.unwrap_or(true),
     })
 }
 

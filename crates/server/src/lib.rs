@@ -8,6 +8,7 @@ mod maintenance;
 pub mod metrics;
 pub mod pipeline;
 mod reports;
+mod ui;
 mod webhook;
 
 use std::path::PathBuf;
@@ -51,6 +52,9 @@ pub struct AppState {
 
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/", get(ui::index))
+        .route("/ui/app.js", get(ui::script))
+        .route("/ui/app.css", get(ui::style))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))
         .route("/metrics", get(api::metrics))

@@ -24,8 +24,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sluice_archive::{Archive, ArchiveHandle, RemoteArchive};
-
-use crate::maintenance::Maintenance;
 use sluice_core::{Config, SourceConfig};
 use sluice_detect::alerts::Detector;
 use sluice_index::{EventIndex, EventWriter};
@@ -37,6 +35,7 @@ use tracing::{error, info};
 
 use crate::PipelineError;
 use crate::alerts::AlertHub;
+use crate::maintenance::Maintenance;
 use crate::metrics::Metrics;
 
 #[derive(Debug, Clone)]

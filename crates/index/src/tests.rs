@@ -54,6 +54,9 @@ fn finds_terms_fields_and_filters_newest_first() {
     assert_eq!(search(&index, "trace_id:feedbeef99"), vec!["payment confirmed"]);
     assert_eq!(search(&index, "module:payment").len(), 2);
     assert_eq!(search(&index, "payment AND NOT confirmed").len(), 0);
+    assert_eq!(search(&index, "order AND NOT confirmed"), vec!["order created orderId=7"]);
+    assert_eq!(search(&index, "order NOT confirmed"), vec!["order created orderId=7"]);
+    assert_eq!(search(&index, "\"order AND NOT x\" OR created").len(), 1, "inside quotes nothing is rewritten");
     assert_eq!(search(&index, "\"api pay confirm\"").len(), 1);
 
     let request =
@@ -102,6 +105,7 @@ fn filter_events_judges_archived_events_like_a_search() {
     assert_eq!(pick("status:>=500"), ["payment timeout for order 1", "支付超时 order 2"]);
     assert_eq!(pick("支付超时"), ["支付超时 order 2"]);
     assert_eq!(pick("order -timeout"), ["order created", "支付超时 order 2"]);
+    assert_eq!(pick("order AND NOT timeout"), ["order created", "支付超时 order 2"]);
     assert!(crate::filter_events("status:[500 TO", events.clone()).is_err(), "a bad query is an error");
 }
 

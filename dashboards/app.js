@@ -245,30 +245,30 @@ async function older() {
   renderHits(body.hits, true);
 }
 
-// Live: poll for what arrived since the newest hit shown, and put it on top.
+// Live: new events from the server's tail stream go on top (filtered by the module and
+// level filters and the query's plain words); the same button pauses.
 function toggleTail() {
   if (state.tail) {
-    clearInterval(state.tail);
+    state.tail.close();
     state.tail = null;
     $("tail").classList.remove("on");
     $("tail").textContent = "Live";
     return;
   }
+  const p = new URLSearchParams();
+  const words = queryWords();
+  if (words.length) p.set("q", words.join(" "));
+  if (state.modules.length) p.set("module", state.modules.join(","));
+  if (state.levels.length) p.set("level", state.levels.join(","));
+  const source = new EventSource("/api/v1/tail?" + p);
+  source.addEventListener("event", (message) => {
+    const event = JSON.parse(message.data);
+    $("hits").prepend(hitItem(event));
+    while ($("hits").children.length > 1000) $("hits").lastElementChild.remove();
+  });
+  state.tail = source;
   $("tail").classList.add("on");
   $("tail").textContent = "Pause";
-  state.tail = setInterval(async () => {
-    const p = apiParams({ limit: 200, aggs: "false" });
-    p.set("from", state.newest || new Date(Date.now() - 60000).toISOString());
-    p.delete("to");
-    try {
-      const body = await getJson("/api/v1/search?" + p);
-      const fresh = body.hits.filter((e) => e.timestamp !== state.newest);
-      if (fresh.length) {
-        state.newest = fresh[0].timestamp;
-        $("hits").prepend(...fresh.map(hitItem));
-      }
-    } catch (e) { /* the next poll retries */ }
-  }, 1000);
 }
 
 async function loadAlerts() {

@@ -71,6 +71,23 @@ try:
     out['injected_text'] = driver.find_element(By.CSS_SELECTOR, '#hits .msg').text
     out['injected_ran'] = driver.execute_script('return window.__pwned === true')
     out['script_tags'] = len(driver.find_elements(By.CSS_SELECTOR, '#hits script, #hits img'))
+
+    # Live: an event ingested after "Live" is pressed appears on top without a search.
+    driver.get(base + '/#range=all')
+    driver.refresh()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '#hits li.hit')) > 0)
+    driver.find_element(By.ID, 'tail').click()
+    wait.until(lambda d: d.find_element(By.ID, 'tail').text == 'Pause')
+    import time, urllib.request
+    line = json.dumps({"time": "2026-11-20T16:00:00Z", "level": "warn", "msg": "tailprobe arrived", "service": "order-api"})
+    for _ in range(50):
+        urllib.request.urlopen(urllib.request.Request(base + '/api/v1/ingest?source=svc&format=json', data=line.encode(), method='POST'))
+        try:
+            WebDriverWait(driver, 0.5).until(lambda d: 'tailprobe' in d.find_element(By.CSS_SELECTOR, '#hits li.hit').text)
+            break
+        except Exception:
+            pass
+    out['live_top'] = driver.find_element(By.CSS_SELECTOR, '#hits li.hit .msg').text
     driver.save_screenshot(shot)
 finally:
     driver.quit()
@@ -127,5 +144,6 @@ fn search_page_in_headless_chromium() {
     assert_eq!(got["injected_text"], injected, "{got}");
     assert_eq!(got["injected_ran"], false, "{got}");
     assert_eq!(got["script_tags"], 0, "{got}");
+    assert_eq!(got["live_top"], "tailprobe arrived", "{got}");
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a screenshot was taken");
 }

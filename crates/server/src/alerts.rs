@@ -80,6 +80,11 @@ impl AlertHub {
         (self.live.subscribe(), self.closing.subscribe())
     }
 
+    /// Becomes true when live streams should end (shutdown).
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
     /// Ends every live stream (on shutdown).
     pub fn close_streams(&self) {
         self.closing.send_replace(true);

@@ -8,6 +8,7 @@ mod maintenance;
 pub mod metrics;
 pub mod pipeline;
 mod reports;
+mod tail;
 mod ui;
 mod webhook;
 
@@ -60,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(api::metrics))
         .route("/api/v1/search", get(api::search))
         .route("/api/v1/ingest", post(api::ingest))
+        .route("/api/v1/tail", get(tail::tail))
         .route("/api/v1/alerts", get(reports::list_alerts))
         .route("/api/v1/alerts/stream", get(reports::stream_alerts))
         .route("/api/v1/alerts/{id}", get(reports::get_alert))

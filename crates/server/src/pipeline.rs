@@ -24,13 +24,13 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sluice_archive::{Archive, ArchiveHandle, RemoteArchive};
-use sluice_core::{Config, SourceConfig};
+use sluice_core::{Config, Event, SourceConfig};
 use sluice_detect::alerts::Detector;
 use sluice_index::{EventIndex, EventWriter};
 use sluice_ingest::wal::{self, Wal, WalHandle};
 use sluice_ingest::{FileCheckpoint, WalRecord};
 use sluice_parsers::{ModuleRouter, Parser};
-use tokio::sync::oneshot;
+use tokio::sync::{broadcast, oneshot};
 use tracing::{error, info};
 
 use crate::PipelineError;
@@ -97,6 +97,7 @@ pub struct Pipeline {
     sink: SyncSender<SinkMessage>,
     sink_thread: Option<JoinHandle<()>>,
     archive: ArchiveHandle,
+    tail: broadcast::Sender<Arc<Event>>,
     maintenance: Option<Maintenance>,
     compact_on_shutdown: bool,
     restored: Vec<FileCheckpoint>,
@@ -113,6 +114,7 @@ impl Pipeline {
         let alerts = Arc::new(AlertHub::open(data_dir, &config, metrics.clone())?);
         let index = EventIndex::open_or_create(&data_dir.join("index"))?;
         let writer = index.writer(options.index_heap_bytes)?;
+        let (tail, _) = broadcast::channel(TAIL_BUFFER);
         let archive = Archive::open(&data_dir.join("archive"))?;
         if let Some(url) = &config.archive.url {
             archive.set_remote(Arc::new(RemoteArchive::connect(url, &config.archive.options)?));
@@ -141,6 +143,7 @@ impl Pipeline {
             last_commit: Instant::now(),
             last_archive_flush: Instant::now(),
             last_tick: Instant::now(),
+            tail: tail.clone(),
         };
         let replayed = sink.replay()?;
         if replayed > 0 {
@@ -171,6 +174,7 @@ impl Pipeline {
             sink: sink_tx,
             sink_thread: Some(sink_thread),
             archive,
+            tail,
             maintenance: Some(maintenance),
             compact_on_shutdown: options.compact_on_shutdown,
             restored,
@@ -188,6 +192,11 @@ impl Pipeline {
 
     pub fn archive(&self) -> &ArchiveHandle {
         &self.archive
+    }
+
+    /// New events as the sink stores them, for live tails.
+    pub fn tail(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.tail.subscribe()
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -274,7 +283,11 @@ struct Sink {
     last_commit: Instant,
     last_archive_flush: Instant,
     last_tick: Instant,
+    tail: broadcast::Sender<Arc<Event>>,
 }
+
+/// Events a live tail may fall behind by before it skips some.
+const TAIL_BUFFER: usize = 4096;
 
 /// How often the sink sends due alert updates and closes alerts of silent modules.
 const ALERT_TICK: Duration = Duration::from_millis(250);
@@ -356,6 +369,10 @@ impl Sink {
                 // Only events the index has not seen feed the rules: a replay after a
                 // crash re-derives the same alert ids, never a second alert.
                 self.detector.evaluate(&event, &mut updates);
+                // Live tails see each new event once (a full channel drops for laggards).
+                if self.tail.receiver_count() > 0 {
+                    let _ = self.tail.send(Arc::new(event.clone()));
+                }
                 if let Some(writer) = &mut self.writer {
                     writer.add(&event)?;
                 }

@@ -330,3 +330,42 @@ async fn export_streams_a_zip_bundle_of_the_window() {
         assert!(body["error"].as_str().unwrap().contains(needle), "{uri}: {body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tail_streams_new_events_that_match() {
+    use futures_util::StreamExt;
+    let (_dir, state) = start().await;
+    let (status, body) = get(&state, "/api/v1/tail?level=loud").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("level"), "{body}");
+
+    let uri = "/api/v1/tail?module=payment&q=DECLINED";
+    let response = app(state.clone()).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut stream = response.into_body().into_data_stream();
+    let lines = concat!(
+        r#"{"time":"2026-11-20T14:00:00Z","level":"info","msg":"parcel declined","service":"logistics"}"#,
+        "\n",
+        r#"{"time":"2026-11-20T14:00:01Z","level":"info","msg":"payment ok","service":"payment-api"}"#,
+        "\n",
+        r#"{"time":"2026-11-20T14:00:02Z","level":"error","msg":"card declined","service":"payment-api"}"#,
+        "\n",
+    );
+    let (status, _) = call(&state, post("/api/v1/ingest?source=svc&format=json", lines)).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut text = String::new();
+    while !text.contains("card declined") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(30), stream.next())
+            .await
+            .expect("the tail sends the matching event")
+            .expect("stream open")
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert_eq!(text.matches("event: event").count(), 1, "{text}");
+    assert!(!text.contains("parcel") && !text.contains("payment ok"), "{text}");
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let event: serde_json::Value = serde_json::from_str(data).unwrap();
+    assert_eq!((event["module"].as_str(), event["level"].as_str()), (Some("payment"), Some("error")));
+}

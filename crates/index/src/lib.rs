@@ -7,6 +7,7 @@
 mod aggregate;
 mod query;
 mod schema;
+mod tokenizer;
 
 use std::ops::{Bound, ControlFlow};
 use std::path::Path;

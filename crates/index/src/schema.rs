@@ -6,13 +6,15 @@ use tantivy::schema::{
     DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, JsonObjectOptions, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer};
+use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, TextAnalyzer};
 use tantivy::{Index, TantivyDocument};
 
 use crate::IndexError;
+use crate::tokenizer::LogTokenizer;
 
 /// Splits on anything not alphanumeric and lowercases: `GET /api/pay?id=7` ->
-/// `get api pay id 7`, so paths, IPs, ids and words are all searchable terms.
+/// `get api pay id 7`, so paths, IPs, ids and words are all searchable terms; CJK text
+/// becomes bigrams (see `tokenizer`).
 pub(crate) const LOG_TOKENIZER: &str = "log";
 
 pub(crate) fn build() -> Schema {
@@ -34,10 +36,8 @@ pub(crate) fn build() -> Schema {
 }
 
 pub(crate) fn register_tokenizers(index: &Index) {
-    let analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(256))
-        .filter(LowerCaser)
-        .build();
+    let analyzer =
+        TextAnalyzer::builder(LogTokenizer::default()).filter(RemoveLongFilter::limit(256)).filter(LowerCaser).build();
     index.tokenizers().register(LOG_TOKENIZER, analyzer);
 }
 

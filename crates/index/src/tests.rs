@@ -145,3 +145,18 @@ fn aggregates_count_matches_over_time_and_per_facet() {
     assert_eq!(facet("level").values.iter().find(|v| v.value == "error").unwrap().count, 10);
     assert_eq!(facet("source").values, vec![FacetValue { value: "test".into(), count: 30 }]);
 }
+
+#[test]
+fn chinese_words_are_found_inside_longer_runs() {
+    let (_dir, index) = index_with(&[
+        event(1, "payment", Level::Error, "订单12支付超时，请重试 orderId=7", json!({})),
+        event(2, "payment", Level::Info, "支付成功", json!({})),
+        event(3, "logistics", Level::Info, "运单已出库", json!({})),
+    ]);
+    assert_eq!(search(&index, "支付超时"), vec!["订单12支付超时，请重试 orderId=7"]);
+    assert_eq!(search(&index, "超时"), vec!["订单12支付超时，请重试 orderId=7"]);
+    assert_eq!(search(&index, "支付").len(), 2);
+    assert_eq!(search(&index, "超支").len(), 0, "bigrams match in order only");
+    assert_eq!(search(&index, "出库 OR 成功").len(), 2);
+    assert_eq!(search(&index, "支付 orderId"), vec!["订单12支付超时，请重试 orderId=7"]);
+}

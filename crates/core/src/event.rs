@@ -54,9 +54,19 @@ impl Event {
         }
     }
 
-    /// Whether this event counts as an error for burst detection and facets.
+    /// Whether this event's level is error or fatal.
     pub fn is_error(&self) -> bool {
         self.level >= Level::Error
+    }
+
+    /// An HTTP request answered with a 5xx status.
+    pub fn is_failed_request(&self) -> bool {
+        self.field_f64("status").is_some_and(|s| (500.0..600.0).contains(&s))
+    }
+
+    /// An error level or a failed request: what error bursts and incident summaries count.
+    pub fn counts_as_error(&self) -> bool {
+        self.is_error() || self.is_failed_request()
     }
 }
 

@@ -29,6 +29,16 @@ pub(crate) fn time_param(
         .transpose()
 }
 
+/// A comma-separated list parameter (`module=order,payment`); empty items are dropped.
+pub(crate) fn list_param(value: Option<String>) -> Vec<String> {
+    value.unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+/// The `level` parameter: a comma list of levels.
+pub(crate) fn levels_param(value: Option<String>) -> Result<Vec<Level>, String> {
+    list_param(value).iter().map(|l| l.parse::<Level>().map_err(|e| format!("`level`: {e}"))).collect()
+}
+
 pub(crate) fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, Json(json!({ "error": message.to_string() }))).into_response()
 }
@@ -80,21 +90,12 @@ fn search_request(state: &AppState, params: SearchParams) -> Result<SearchReques
     let tz = state.pipeline.config().timezone();
     let now = Utc::now();
     let time = |value: Option<String>, name: &str| time_param(value, name, now, tz);
-    let list = |value: Option<String>| -> Vec<String> {
-        value
-            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
-            .unwrap_or_default()
-    };
-    let levels = list(params.level)
-        .iter()
-        .map(|l| l.parse::<Level>().map_err(|e| format!("`level`: {e}")))
-        .collect::<Result<_, _>>()?;
     Ok(SearchRequest {
         query: params.q.unwrap_or_else(|| "*".into()),
         from: time(params.from, "from")?,
         to: time(params.to, "to")?,
-        modules: list(params.module),
-        levels,
+        modules: list_param(params.module),
+        levels: levels_param(params.level)?,
         limit: params.limit.unwrap_or(100).min(10_000),
         aggregate: params.aggs.unwrap_or(true),
     })

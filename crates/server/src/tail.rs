@@ -17,7 +17,7 @@ use sluice_core::{Event, Level};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
-use crate::api::error;
+use crate::api::{error, levels_param, list_param};
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct TailParams {
@@ -35,19 +35,16 @@ struct TailFilter {
     sources: Vec<String>,
 }
 
-fn list(value: Option<String>) -> Vec<String> {
-    value.unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
-}
-
 impl TailFilter {
     fn new(params: TailParams) -> Result<TailFilter, String> {
-        let levels = list(params.level)
-            .iter()
-            .map(|l| l.parse::<Level>().map_err(|e| format!("`level`: {e}")))
-            .collect::<Result<_, _>>()?;
         let words =
             params.q.unwrap_or_default().split_whitespace().filter(|w| *w != "*").map(str::to_lowercase).collect();
-        Ok(TailFilter { words, modules: list(params.module), levels, sources: list(params.source) })
+        Ok(TailFilter {
+            words,
+            modules: list_param(params.module),
+            levels: levels_param(params.level)?,
+            sources: list_param(params.source),
+        })
     }
 
     fn matches(&self, event: &Event) -> bool {

@@ -83,8 +83,8 @@ impl BurstRules {
     }
 
     pub(crate) fn observe(&mut self, event: &Event, out: &mut Vec<AlertUpdate>) {
-        let status = event.field_f64("status");
-        let failed_request = status.is_some_and(|s| (500.0..600.0).contains(&s));
+        let is_request = event.field_f64("status").is_some();
+        let failed_request = event.is_failed_request();
         let is_error = event.is_error() || failed_request;
         let (window_secs, bucket_secs, baseline_secs) = (self.window_secs, self.bucket_secs, self.baseline_secs);
         // Look up before inserting: keys are cloned only for a module's first event.
@@ -110,7 +110,7 @@ impl BurstRules {
         stream.watermark = stream.watermark.max(event.timestamp);
         let now = stream.watermark;
         stream.baseline.advance(&stream.errors, stream.errors.bucket_of(now));
-        if status.is_some() {
+        if is_request {
             stream.requests.add(event.timestamp, now);
             if failed_request {
                 stream.failed_requests.add(event.timestamp, now);

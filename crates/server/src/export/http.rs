@@ -18,7 +18,7 @@ use tracing::{info, warn};
 
 use super::{ExportRequest, ExportSources, ZipBundle, write_bundle};
 use crate::AppState;
-use crate::api::{error, time_param};
+use crate::api::{error, list_param, time_param};
 
 /// Chunks in flight between the builder and the socket (each up to 256 KiB).
 const CHUNKS_IN_FLIGHT: usize = 8;
@@ -50,9 +50,7 @@ pub(crate) async fn export(State(state): State<AppState>, Query(params): Query<E
     if let Err(e) = index.check_query(&query) {
         return error(StatusCode::BAD_REQUEST, format!("`query`: {e}"));
     }
-    let modules: Vec<String> =
-        params.module.unwrap_or_default().split(',').map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect();
-    let request = ExportRequest { from, to, modules, query };
+    let request = ExportRequest { from, to, modules: list_param(params.module), query };
     let sources = ExportSources {
         index: Some(index),
         archive: Some(ArchiveReader::from_handle(state.pipeline.archive())),

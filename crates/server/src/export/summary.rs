@@ -117,7 +117,7 @@ impl SummaryBuilder {
         bump(&mut minute.by_module, &event.module);
         bump(&mut minute.by_level, event.level.as_str());
         bump(&mut minute.by_source, &event.source);
-        if !event.is_error() && event.field_f64("status").is_none_or(|s| s < 500.0) {
+        if !event.counts_as_error() {
             return;
         }
         self.errors += 1;

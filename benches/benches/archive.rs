@@ -7,7 +7,7 @@ use chrono::DateTime;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use sluice_archive::Archive;
 use sluice_benches::{Budget, generate};
-use sluice_core::{Config, Event, FormatName, SourceConfig};
+use sluice_core::{Config, Event, SourceConfig};
 use sluice_parsers::{ModuleRouter, Parser};
 
 #[global_allocator]
@@ -19,13 +19,7 @@ fn archive_write(c: &mut Criterion) {
     let start = DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").unwrap().to_utc();
     let mut group = c.benchmark_group("archive-write");
     group.sample_size(10);
-    for (name, format) in [
-        ("nginx", FormatName::Nginx),
-        ("logback", FormatName::Logback),
-        ("json", FormatName::Json),
-        ("mysql-slow", FormatName::MysqlSlow),
-        ("postgres", FormatName::Postgres),
-    ] {
+    for (name, format) in sluice_benches::FORMATS {
         let mut input = Vec::new();
         generate(name, Budget::Bytes(INPUT_BYTES), 7, start, &mut input).unwrap();
         let source = SourceConfig::adhoc(name, format);

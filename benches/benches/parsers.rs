@@ -5,7 +5,7 @@ use chrono::DateTime;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sluice_benches::regex_baseline::RegexParsers;
 use sluice_benches::{Budget, generate};
-use sluice_core::{Config, FormatName, SourceConfig};
+use sluice_core::{Config, SourceConfig};
 use sluice_parsers::{ModuleRouter, Parser};
 
 // The same allocator as the `sluice` binary, so figures match what users run.
@@ -18,13 +18,7 @@ fn parsers(c: &mut Criterion) {
     let start = DateTime::parse_from_rfc3339("2026-11-20T00:00:00Z").unwrap().to_utc();
     let mut group = c.benchmark_group("parse");
     group.sample_size(10);
-    for (name, format) in [
-        ("nginx", FormatName::Nginx),
-        ("logback", FormatName::Logback),
-        ("json", FormatName::Json),
-        ("mysql-slow", FormatName::MysqlSlow),
-        ("postgres", FormatName::Postgres),
-    ] {
+    for (name, format) in sluice_benches::FORMATS {
         let mut input = Vec::new();
         generate(name, Budget::Bytes(INPUT_BYTES), 7, start, &mut input).unwrap();
         group.throughput(Throughput::Bytes(input.len() as u64));

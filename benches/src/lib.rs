@@ -21,6 +21,15 @@ pub const OUTPUTS: [(&str, &str, u64); 5] = [
     ("postgres", "postgresql.log", 10),
 ];
 
+/// The generated formats and the parser each is read with, for the benches.
+pub const FORMATS: [(&str, sluice_core::FormatName); 5] = [
+    ("nginx", sluice_core::FormatName::Nginx),
+    ("logback", sluice_core::FormatName::Logback),
+    ("json", sluice_core::FormatName::Json),
+    ("mysql-slow", sluice_core::FormatName::MysqlSlow),
+    ("postgres", sluice_core::FormatName::Postgres),
+];
+
 #[derive(Clone, Copy, Debug)]
 pub enum Budget {
     Bytes(u64),

@@ -16,6 +16,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::{self, File};
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +42,7 @@ const BATCH_ROWS: usize = 8192;
 /// generated shop logs 15 makes the archive smaller than `zstd -3` of the raw text).
 const COLD_ZSTD_LEVEL: i32 = 15;
 /// How long replaced files stay readable for readers holding an older manifest.
-pub const TRASH_GRACE: Duration = Duration::from_secs(10 * 60);
+const TRASH_GRACE: Duration = Duration::from_secs(10 * 60);
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CompactionReport {
@@ -62,13 +63,11 @@ impl ArchiveHandle {
             files.into_iter().filter(|f| self.shared.root.join(&f.path).exists()).collect()
         };
         while let Some(plan) = next_merge(&local(self.shared.snapshot().files), today) {
+            // False when the manifest changed under us (retention): plan again from it.
             if self.merge(&plan, now)? {
                 report.inputs += plan.inputs.len();
                 report.outputs += 1;
                 report.rows += plan.inputs.iter().map(|f| f.rows).sum::<u64>();
-            } else {
-                // The manifest changed under us (retention); plan again from the new one.
-                continue;
             }
         }
         self.purge_trash(now);
@@ -82,8 +81,19 @@ impl ArchiveHandle {
     fn merge(&self, plan: &Merge, now: DateTime<Utc>) -> Result<bool, ArchiveError> {
         let root = &self.shared.root;
         let source = plan.inputs[0].source.clone();
-        let relative =
-            format!("{}/part-m{:020}-{}.parquet", plan.partition, now.timestamp_micros(), partition_value(&source));
+        // Several merges of a pass share `now`; the inputs tell them apart (a set of inputs
+        // is merged once: afterwards those files are gone).
+        let mut inputs_hash = std::hash::DefaultHasher::new();
+        for input in &plan.inputs {
+            input.path.hash(&mut inputs_hash);
+        }
+        let relative = format!(
+            "{}/part-m{:020}-{:016x}-{}.parquet",
+            plan.partition,
+            now.timestamp_micros(),
+            inputs_hash.finish(),
+            partition_value(&source)
+        );
         let output = root.join(&relative);
         let level = if plan.level == COLD_LEVEL { COLD_ZSTD_LEVEL } else { FLUSH_ZSTD_LEVEL };
         let bytes = merge_sorted(root, &plan.inputs, &output, level)?;

@@ -6,7 +6,7 @@
 //! ```text
 //! archive/_manifest.json                                what exists, and the WAL position it covers
 //! archive/dt=2026-11-20/module=order/part-<wal seq>-<source>.parquet   flushed by the sink
-//! archive/dt=2026-11-20/module=order/part-m<micros>-<source>.parquet   written by compaction
+//! archive/dt=2026-11-20/module=order/part-m<micros>-<inputs>-<source>.parquet   by compaction
 //! archive-trash/<unix time>/dt=.../...                  replaced files, readable ten more minutes
 //! ```
 //! A file is written to a temporary name, fsynced and renamed, then the manifest is
@@ -200,22 +200,9 @@ impl Archive {
         self.buffered_rows = 0;
         Ok(())
     }
-
-    /// See [`ArchiveHandle::apply_retention`].
-    pub fn apply_retention(&mut self, keep_days: u32, today: NaiveDate) -> Result<Vec<String>, ArchiveError> {
-        self.handle().apply_retention(keep_days, today)
-    }
 }
 
 impl ArchiveHandle {
-    pub fn root(&self) -> &Path {
-        &self.shared.root
-    }
-
-    pub fn manifest(&self) -> Manifest {
-        self.shared.snapshot()
-    }
-
     /// Deletes whole day partitions older than `keep_days` before `today` (the days are
     /// the `dt=` partitions, UTC). The manifest stops listing them first, so a crash
     /// half-way leaves only unlisted files, which the next open removes. Returns the
@@ -277,14 +264,18 @@ fn partition_day(path: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()
 }
 
-fn is_partition_value(module: &str) -> bool {
-    !module.is_empty() && module.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// Module names become directory names: keep them to a safe alphabet.
+fn is_partition_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
-/// Module names become directory names: keep them to a safe alphabet.
+/// A name already a valid partition value (so [`partition_value`] would not change it).
+fn is_partition_value(module: &str) -> bool {
+    !module.is_empty() && module.chars().all(is_partition_char)
+}
+
 fn partition_value(module: &str) -> String {
-    let clean: String =
-        module.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let clean: String = module.chars().map(|c| if is_partition_char(c) { c } else { '_' }).collect();
     if clean.is_empty() { "other".into() } else { clean }
 }
 

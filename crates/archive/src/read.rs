@@ -74,10 +74,6 @@ impl ArchiveReader {
         }
     }
 
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
-    }
-
     /// The files that may hold rows of `request`, oldest first.
     pub fn files(&self, request: &ScanRequest) -> Vec<&FileEntry> {
         let modules: Vec<String> = request.modules.iter().map(|m| partition_value(m)).collect();
@@ -93,11 +89,6 @@ impl ArchiveReader {
             .collect();
         files.sort_by_key(|f| f.min_ts);
         files
-    }
-
-    /// The oldest event the archive holds.
-    pub fn oldest(&self) -> Option<DateTime<Utc>> {
-        self.manifest.files.iter().filter_map(|f| f.min_ts).min()
     }
 
     /// Calls `visit` with the window's events, up to 8192 at a time, file by file (each

@@ -76,12 +76,12 @@ fn retention_drops_whole_old_days_and_keeps_the_rest() {
     }
     archive.flush(3).unwrap();
     let today = chrono::NaiveDate::from_ymd_opt(2025, 11, 26).unwrap();
-    let removed = archive.apply_retention(5, today).unwrap();
+    let removed = archive.handle().apply_retention(5, today).unwrap();
     assert_eq!(removed, vec!["dt=2025-11-20".to_string()]);
     assert!(!dir.path().join("dt=2025-11-20").exists());
     assert!(dir.path().join("dt=2025-11-21/module=order").is_dir());
     assert_eq!(archive.manifest().total_rows(), 2);
-    assert!(archive.apply_retention(5, today).unwrap().is_empty(), "nothing left to remove");
+    assert!(archive.handle().apply_retention(5, today).unwrap().is_empty(), "nothing left to remove");
 
     let reopened = Archive::open(dir.path()).unwrap();
     assert_eq!(reopened.manifest().total_rows(), 2);
@@ -121,7 +121,6 @@ fn reader_returns_the_events_of_a_window_as_they_were_ingested() {
     let window =
         ScanRequest { from: Some(pushed[1].timestamp), to: Some(pushed[3].timestamp), modules: vec!["order".into()] };
     assert_eq!(read_all(&reader, &window), vec![pushed[2].clone()]);
-    assert_eq!(reader.oldest(), Some(pushed[0].timestamp));
 }
 
 #[test]
@@ -253,4 +252,31 @@ fn typed_columns_round_trip_every_value_exactly() {
     let batch = schema::record_batch(schema, &events).unwrap();
     assert_eq!(batch.column_by_name("status").unwrap().null_count(), 3, "only the integer status is typed");
     assert_eq!(schema::events_from_batch(&batch, "order").unwrap(), events);
+}
+
+#[test]
+fn several_merges_in_one_pass_each_get_their_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut archive = Archive::open(dir.path()).unwrap();
+    // Twenty flushes into a day still being written: two merges of ten in one pass.
+    for flush in 0..20 {
+        for i in 0..50 {
+            archive.push(event(i * 100 + flush, "order"));
+        }
+        archive.flush(flush as u64 + 1).unwrap();
+    }
+    let now = Utc.timestamp_opt(1_763_600_000, 0).unwrap();
+    let report = archive.handle().compact(now).unwrap();
+    assert_eq!((report.inputs, report.outputs, report.rows), (20, 2, 1000));
+    let manifest = archive.manifest();
+    assert_eq!(manifest.files.len(), 2);
+    assert!(manifest.files.iter().all(|f| f.level == 1));
+    assert_ne!(manifest.files[0].path, manifest.files[1].path);
+    let mut messages: Vec<String> = read_all(&ArchiveReader::open(dir.path()).unwrap(), &ScanRequest::default())
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    messages.sort();
+    messages.dedup();
+    assert_eq!(messages.len(), 1000, "every pushed event, once");
 }

@@ -10,7 +10,7 @@ use tantivy::aggregation::{AggContextParams, AggregationCollector, AggregationLi
 use crate::IndexError;
 
 /// The fields faceted on, and how many values of each are listed.
-pub const FACETS: [(&str, u32); 4] = [("module", 20), ("level", 10), ("source", 20), ("host", 20)];
+const FACETS: [(&str, u32); 4] = [("module", 20), ("level", 10), ("source", 20), ("host", 20)];
 /// Histograms aim for at most this many buckets.
 const MAX_BUCKETS: i64 = 120;
 const NICE_INTERVALS_S: [i64; 16] = [
@@ -66,7 +66,7 @@ pub struct FacetValue {
 }
 
 /// The smallest "nice" bucket that keeps `[from, to)` within [`MAX_BUCKETS`] buckets.
-pub fn interval_for(from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
+pub(crate) fn interval_for(from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta {
     let span = (to - from).num_seconds().max(1);
     let seconds = NICE_INTERVALS_S.into_iter().find(|s| span / s < MAX_BUCKETS).unwrap_or(365 * 86_400);
     TimeDelta::seconds(seconds)

@@ -21,7 +21,7 @@ use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocum
 
 use schema::Fields;
 
-pub use aggregate::{Aggregates, Bucket, FACETS, Facet, FacetValue, Histogram, interval_for};
+pub use aggregate::{Aggregates, Bucket, Facet, FacetValue, Histogram};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {

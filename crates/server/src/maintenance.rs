@@ -15,7 +15,8 @@ use tracing::error;
 const COMPACT_EVERY: Duration = Duration::from_secs(60);
 
 pub(crate) struct Maintenance {
-    stop: Sender<()>,
+    /// `true`: compact once more before stopping.
+    stop: Sender<bool>,
     thread: JoinHandle<()>,
 }
 
@@ -41,15 +42,16 @@ impl Maintenance {
         Ok(Maintenance { stop, thread })
     }
 
-    /// Waits for a merge or upload in progress (neither is ever left half done), then
+    /// Waits for a merge or upload in progress (neither is ever left half done), merges
+    /// once more if `compact` (`import`: the days it wrote are often finished ones), then
     /// uploads once more so nothing flushed stays only local.
-    pub(crate) fn stop(self) {
-        let _ = self.stop.send(());
+    pub(crate) fn stop(self, compact: bool) {
+        let _ = self.stop.send(compact);
         let _ = self.thread.join();
     }
 }
 
-fn run(archive: &ArchiveHandle, settings: &Settings, stopped: &Receiver<()>) {
+fn run(archive: &ArchiveHandle, settings: &Settings, stopped: &Receiver<bool>) {
     let mut retention_day: Option<NaiveDate> = None;
     let (mut last_compact, mut last_upload) = (Instant::now(), Instant::now());
     let tick = settings.upload_every.min(COMPACT_EVERY);
@@ -61,11 +63,12 @@ fn run(archive: &ArchiveHandle, settings: &Settings, stopped: &Receiver<()>) {
                 error!(error = %e, "archive retention failed; will retry tomorrow");
             }
         }
-        let stopping = match stopped.recv_timeout(tick) {
-            Err(RecvTimeoutError::Timeout) => false,
-            Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
+        let (stopping, compact_now) = match stopped.recv_timeout(tick) {
+            Err(RecvTimeoutError::Timeout) => (false, last_compact.elapsed() >= COMPACT_EVERY),
+            Ok(compact) => (true, compact),
+            Err(RecvTimeoutError::Disconnected) => (true, false),
         };
-        if !stopping && last_compact.elapsed() >= COMPACT_EVERY {
+        if compact_now {
             last_compact = Instant::now();
             if let Err(e) = archive.compact(Utc::now()) {
                 error!(error = %e, "archive compaction failed; will retry");

@@ -251,16 +251,9 @@ impl Pipeline {
         if let Some(thread) = self.sink_thread.take() {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
-        if self.compact_on_shutdown && flushed.is_ok() {
-            let archive = self.archive.clone();
-            match tokio::task::spawn_blocking(move || archive.compact(Utc::now())).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => error!(error = %e, "archive compaction failed; `serve` will retry"),
-                Err(e) => error!(error = %e, "archive compaction task failed"),
-            }
-        }
         if let Some(maintenance) = self.maintenance.take() {
-            let _ = tokio::task::spawn_blocking(move || maintenance.stop()).await;
+            let compact = self.compact_on_shutdown && flushed.is_ok();
+            let _ = tokio::task::spawn_blocking(move || maintenance.stop(compact)).await;
         }
         flushed
     }

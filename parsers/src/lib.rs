@@ -13,6 +13,7 @@ mod mysql_slow;
 mod nginx;
 mod plain;
 mod postgres;
+mod pushed;
 mod route;
 mod syslog;
 mod text;
@@ -24,6 +25,7 @@ use sluice_core::{Config, Event, FormatName, SourceConfig};
 
 pub use auto::sniff;
 pub use nginx::{COMBINED, LogFormat};
+pub use pushed::PushedRecord;
 pub use route::{ModuleRouter, default_module};
 
 pub use sluice_core::PARSE_ERROR_FIELD;
@@ -63,6 +65,8 @@ pub trait FormatParser: Send {
 /// A source's parser: its format plus source/host/module stamping and error counting.
 pub struct Parser {
     format: Box<dyn FormatParser>,
+    format_name: FormatName,
+    ctx: ParseContext,
     source: String,
     host: String,
     module_override: Option<String>,
@@ -81,7 +85,9 @@ impl Parser {
     ) -> Result<Parser, ParserError> {
         let ctx = ParseContext { timezone: config.source_timezone(source), received_at };
         Ok(Parser {
-            format: build_format(source, ctx)?,
+            format: build_format(source, ctx.clone())?,
+            format_name: source.format,
+            ctx,
             source: source.name.clone(),
             host: host.to_owned(),
             module_override: source.module.clone(),

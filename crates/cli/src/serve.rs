@@ -37,12 +37,13 @@ pub fn run(config: Config, data_dir: &Path, args: ServeArgs) -> anyhow::Result<(
             TailOptions::default(),
             pipeline.restored_checkpoints(),
         );
+        pipeline.metrics().watch_tailer(tailer.stats());
         let tailer_stop = stop.clone();
         let tailer_thread = std::thread::Builder::new().name("tailer".into()).spawn(move || tailer.run(tailer_stop))?;
 
         let pipeline = Arc::new(pipeline);
         let daily_digests = sluice_server::digest::spawn_daily(pipeline.clone(), data_dir.to_owned());
-        let state = AppState { pipeline: pipeline.clone() };
+        let state = AppState::new(pipeline.clone());
         info!(address = %listener.local_addr()?, data_dir = %data_dir.display(), "sluice is serving");
         let hub = pipeline.alerts().clone();
         let stopping = async move {

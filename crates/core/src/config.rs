@@ -36,6 +36,18 @@ pub struct Config {
     pub alerts: AlertsConfig,
     #[serde(default)]
     pub archive: ArchiveConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// Who may push events. Without tokens every ingest endpoint is open (the default listen
+/// address is loopback only); with them, each ingest request must carry one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Accepted as `Authorization: Bearer T`, Elasticsearch's `ApiKey T` (or the key part
+    /// of an encoded `id:key`), or as the password of `Basic` auth.
+    pub ingest_tokens: Vec<String>,
 }
 
 /// Where the Parquet archive lives besides the data dir. Without `url`, only in
@@ -421,6 +433,9 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), CoreError> {
         self.archive.validate()?;
+        if self.auth.ingest_tokens.iter().any(|t| t.trim().is_empty()) {
+            return Err(value_error("auth.ingest_tokens", "a token must not be empty"));
+        }
         if let Some(tz) = &self.timezone {
             parse_timezone(tz).map_err(|e| value_error("timezone", e))?;
         }

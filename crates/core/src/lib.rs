@@ -10,8 +10,8 @@ pub mod event;
 pub mod time;
 
 pub use config::{
-    AlertsConfig, ArchiveConfig, Config, FormatName, ModuleRule, Severity, SourceConfig, StartAt, WebhookConfig,
-    WebhookFormat,
+    AlertsConfig, ArchiveConfig, AuthConfig, Config, FormatName, ModuleRule, Severity, SourceConfig, StartAt,
+    WebhookConfig, WebhookFormat,
 };
 pub use error::CoreError;
 pub use event::{BUILTIN_MODULES, Event, Level, PARSE_ERROR_FIELD};

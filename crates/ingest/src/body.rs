@@ -16,9 +16,14 @@ pub fn decode(body: &[u8], content_encoding: Option<&str>, limit: usize) -> Resu
         }
         "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(body)),
         "deflate" => Box::new(flate2::read::ZlibDecoder::new(body)),
+        "zstd" => Box::new(
+            zstd::stream::read::Decoder::new(body)
+                .map_err(|e| IngestError::BadBody(format!("cannot decode zstd body: {e}")))?,
+        ),
+        "snappy" => return snappy(body, limit),
         other => {
             return Err(IngestError::BadBody(format!(
-                "unsupported Content-Encoding `{other}` (use gzip, deflate or identity)"
+                "unsupported Content-Encoding `{other}` (use gzip, zstd, snappy, deflate or identity)"
             )));
         }
     };
@@ -31,6 +36,18 @@ pub fn decode(body: &[u8], content_encoding: Option<&str>, limit: usize) -> Resu
         return Err(IngestError::TooLarge { limit });
     }
     Ok(out)
+}
+
+/// Snappy's block format, as Prometheus remote write and Loki's protobuf push use it.
+pub fn snappy(body: &[u8], limit: usize) -> Result<Vec<u8>, IngestError> {
+    let len =
+        snap::raw::decompress_len(body).map_err(|e| IngestError::BadBody(format!("cannot decode snappy body: {e}")))?;
+    if len > limit {
+        return Err(IngestError::TooLarge { limit });
+    }
+    snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| IngestError::BadBody(format!("cannot decode snappy body: {e}")))
 }
 
 /// Lines of a body with their 1-based line numbers, skipping blank lines.
@@ -55,6 +72,17 @@ mod tests {
         assert!(matches!(decode(&gz, Some("gzip"), 9_999), Err(IngestError::TooLarge { .. })));
         assert!(matches!(decode(b"xx", Some("br"), 10), Err(IngestError::BadBody(_))));
         assert!(matches!(decode(b"not gzip", Some("gzip"), 10), Err(IngestError::BadBody(_))));
+    }
+
+    #[test]
+    fn zstd_and_snappy() {
+        let text = b"one line\nanother line\n".repeat(100);
+        let z = zstd::encode_all(&text[..], 3).unwrap();
+        assert_eq!(decode(&z, Some("zstd"), text.len()).unwrap(), text);
+        assert!(matches!(decode(&z, Some("zstd"), text.len() - 1), Err(IngestError::TooLarge { .. })));
+        let s = snap::raw::Encoder::new().compress_vec(&text).unwrap();
+        assert_eq!(decode(&s, Some("snappy"), text.len()).unwrap(), text);
+        assert!(matches!(decode(&s, Some("snappy"), 10), Err(IngestError::TooLarge { .. })));
     }
 
     #[test]

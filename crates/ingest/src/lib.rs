@@ -2,6 +2,7 @@
 //! that makes every accepted event durable before anyone is told it was accepted.
 
 pub mod body;
+pub mod protocol;
 pub mod tail;
 pub mod wal;
 

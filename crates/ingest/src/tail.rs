@@ -6,13 +6,13 @@
 //! that shrinks was truncated (copytruncate) and is read again from the start. Positions
 //! travel inside WAL records, so a restart resumes exactly where durable data ends.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sluice_core::{SourceConfig, StartAt};
@@ -46,6 +46,61 @@ impl Default for TailOptions {
     }
 }
 
+/// Per-file progress the tailer publishes (for `/metrics`): bytes read and the backlog
+/// each poll found.
+#[derive(Clone, Default)]
+pub struct TailStats(Arc<Mutex<StatsInner>>);
+
+#[derive(Default)]
+struct StatsInner {
+    files: BTreeMap<(u64, u64), FileStats>,
+    /// Bytes read from files since released, per source, so totals never go down.
+    released: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FileStats {
+    pub source: String,
+    pub path: String,
+    pub bytes_read: u64,
+    /// Bytes the last poll found unread.
+    pub lag_bytes: u64,
+    /// How long that data had waited: since the file was last read to its end.
+    pub lag_seconds: f64,
+}
+
+impl TailStats {
+    /// Files tailed now, plus one entry per source for the bytes of released files.
+    pub fn snapshot(&self) -> Vec<FileStats> {
+        let inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut files: Vec<FileStats> = inner.files.values().cloned().collect();
+        files.extend(inner.released.iter().map(|(source, bytes)| FileStats {
+            source: source.clone(),
+            path: String::new(),
+            bytes_read: *bytes,
+            ..FileStats::default()
+        }));
+        files
+    }
+
+    fn update(&self, key: (u64, u64), file: &TailedFile, read: u64, lag_bytes: u64, lag_seconds: f64) {
+        let mut inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = inner.files.entry(key).or_default();
+        entry.source = file.parser.source().to_owned();
+        entry.path = file.path.display().to_string();
+        entry.bytes_read += read;
+        entry.lag_bytes = lag_bytes;
+        entry.lag_seconds = lag_seconds;
+    }
+
+    fn release(&self, key: (u64, u64)) {
+        let mut inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(file) = inner.files.remove(&key) {
+            *inner.released.entry(file.source).or_default() += file.bytes_read;
+        }
+    }
+}
+
 struct TailedFile {
     source: usize,
     path: PathBuf,
@@ -61,6 +116,8 @@ struct TailedFile {
     /// The offset last written to the WAL.
     committed: u64,
     last_data: Instant,
+    /// When the file was last read to its end: the age of any backlog found after it.
+    caught_up: Instant,
     seen: bool,
 }
 
@@ -95,6 +152,7 @@ pub struct Tailer {
     files: HashMap<(u64, u64), TailedFile>,
     restored: HashMap<(u64, u64), FileCheckpoint>,
     first_scan: bool,
+    stats: TailStats,
 }
 
 impl Tailer {
@@ -108,7 +166,21 @@ impl Tailer {
     ) -> Tailer {
         let sources = sources.into_iter().filter(|s| s.path.is_some()).collect();
         let restored = restored.into_iter().map(|c| ((c.dev, c.ino), c)).collect();
-        Tailer { sources, make_parser, wal, options, files: HashMap::new(), restored, first_scan: true }
+        Tailer {
+            sources,
+            make_parser,
+            wal,
+            options,
+            files: HashMap::new(),
+            restored,
+            first_scan: true,
+            stats: TailStats::default(),
+        }
+    }
+
+    /// Progress of every tailed file, updated as the tailer runs.
+    pub fn stats(&self) -> TailStats {
+        self.stats.clone()
     }
 
     /// Tails until `stop` is set. Unfinished multi-line events are not flushed on stop:
@@ -135,6 +207,7 @@ impl Tailer {
                     let path = self.files.get(&key).map(|f| f.path.display().to_string()).unwrap_or_default();
                     warn!(%path, %error, "failed to read tailed file; releasing it");
                     self.files.remove(&key);
+                    self.stats.release(key);
                 }
             }
         }
@@ -188,6 +261,10 @@ impl Tailer {
             file.parser = (self.make_parser)(&self.sources[file.source]);
             file.committed = u64::MAX;
         }
+        let start_offset = file.read_offset();
+        let now = Instant::now();
+        let lag_bytes = size.saturating_sub(start_offset);
+        let lag_seconds = if lag_bytes > 0 { now.duration_since(file.caught_up).as_secs_f64() } else { 0.0 };
         let mut events = Vec::new();
         let mut got_data = false;
         let mut buf = vec![0u8; READ_CHUNK];
@@ -207,6 +284,11 @@ impl Tailer {
             }
         }
         let now = Instant::now();
+        if file.read_offset() >= size {
+            file.caught_up = now;
+        }
+        let read = file.read_offset().saturating_sub(start_offset);
+        self.stats.update(key, file, read, lag_bytes, lag_seconds);
         if got_data {
             file.last_data = now;
         } else if now.duration_since(file.last_data) >= self.options.idle_flush
@@ -229,6 +311,7 @@ impl Tailer {
             }
             debug!(path = %file.path.display(), "released file");
             self.files.remove(&key);
+            self.stats.release(key);
         }
         Ok(true)
     }
@@ -300,6 +383,7 @@ fn open_file(
         parser: make_parser(source),
         committed: if resume.is_some() { start } else { u64::MAX },
         last_data: Instant::now(),
+        caught_up: Instant::now(),
         seen: true,
     })
 }

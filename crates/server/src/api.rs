@@ -14,7 +14,7 @@ use sluice_core::{FormatName, Level, SourceConfig};
 use sluice_index::SearchRequest;
 use sluice_ingest::{IngestError, WalRecord, body};
 
-use crate::{AppState, MAX_DECODED_BYTES};
+use crate::AppState;
 
 /// A time query parameter (`from`, `to`): RFC 3339 or relative; empty means absent.
 pub(crate) fn time_param(
@@ -119,10 +119,9 @@ pub(crate) async fn ingest(
         Ok(s) => s,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let pipeline = state.pipeline.clone();
-    let parsed = tokio::task::spawn_blocking(move || -> Result<(WalRecord, u64, usize), IngestError> {
-        let decoded = body::decode(&raw, encoding.as_deref(), MAX_DECODED_BYTES)?;
+    let parsed = tokio::task::spawn_blocking(move || -> Result<(WalRecord, u64, usize, String), IngestError> {
+        let decoded = crate::shippers::decoded_body(&raw, &headers)?;
         if source.format == FormatName::Json
             && let Some((line, e)) = body::lines(&decoded)
                 .find_map(|(n, l)| serde_json::from_slice::<serde::de::IgnoredAny>(l).err().map(|e| (n, e)))
@@ -132,10 +131,10 @@ pub(crate) async fn ingest(
         let mut parser = pipeline.parser(&source).map_err(|e| IngestError::BadBody(e.to_string()))?;
         let mut events = Vec::new();
         parser.parse_all(&decoded, &mut events);
-        Ok((WalRecord { events, checkpoints: vec![] }, parser.parse_errors(), decoded.len()))
+        Ok((WalRecord { events, checkpoints: vec![] }, parser.parse_errors(), decoded.len(), source.name))
     })
     .await;
-    let (record, parse_errors, bytes) = match parsed {
+    let (record, parse_errors, bytes, source) = match parsed {
         Ok(Ok(parsed)) => parsed,
         Ok(Err(IngestError::TooLarge { limit })) => {
             return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body inflates past {limit} bytes"));
@@ -143,15 +142,12 @@ pub(crate) async fn ingest(
         Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
     };
-    state.pipeline.metrics().count_ingest_bytes(bytes);
+    state.pipeline.metrics().count_received(&source, bytes);
     let accepted = record.events.len();
     match state.pipeline.wal().try_submit(record).await {
         Ok(_) => Json(json!({ "accepted": accepted, "parse_errors": parse_errors })).into_response(),
         Err(IngestError::Overloaded) => {
-            state.pipeline.metrics().count_429();
-            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "ingest queue is full; retry later");
-            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            response
+            crate::shippers::overloaded(&state.pipeline, "ingest queue is full; retry later")
         }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }

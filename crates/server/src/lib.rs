@@ -8,6 +8,7 @@ mod maintenance;
 pub mod metrics;
 pub mod pipeline;
 mod reports;
+mod shippers;
 mod tail;
 mod ui;
 mod webhook;
@@ -17,9 +18,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
 pub use pipeline::{Pipeline, PipelineOptions};
+pub use shippers::IngestState;
+pub use shippers::elastic::VERSION as ELASTICSEARCH_VERSION;
 
 /// Largest request body accepted on the wire, and after decompression.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
@@ -49,18 +53,54 @@ pub enum PipelineError {
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Arc<Pipeline>,
+    pub ingest: Arc<IngestState>,
+}
+
+impl AppState {
+    pub fn new(pipeline: Arc<Pipeline>) -> AppState {
+        let ingest = Arc::new(IngestState::new(pipeline.config()));
+        AppState { pipeline, ingest }
+    }
 }
 
 pub fn app(state: AppState) -> Router {
+    use shippers::elastic;
+    // Every route that takes events: token, size and in-flight checks first.
+    let ingest = Router::new()
+        .route("/api/v1/ingest", post(api::ingest))
+        .route("/loki/api/v1/push", post(shippers::loki::push))
+        .route("/v1/logs", post(shippers::otlp::logs))
+        .merge(
+            Router::new()
+                .route("/_bulk", post(elastic::bulk_default).put(elastic::bulk_default))
+                .route("/{index}/_bulk", post(elastic::bulk_index).put(elastic::bulk_index))
+                .route("/{index}/_doc", post(elastic::document))
+                .route("/{index}/_doc/{id}", post(elastic::document_with_id).put(elastic::document_with_id))
+                .route("/{index}/_create/{id}", post(elastic::document_with_id).put(elastic::document_with_id))
+                .layer(from_fn(elastic::product_header)),
+        )
+        .route_layer(from_fn_with_state(state.clone(), shippers::guard));
+    // What Elasticsearch shippers and clients ask at start-up.
+    let elastic_probes = Router::new()
+        .route("/_license", get(elastic::license))
+        .route("/_xpack", get(elastic::xpack))
+        .route("/_cluster/health", get(elastic::cluster_health))
+        .route("/_index_template/{name}", get(elastic::get_index_template).put(elastic::put_index_template))
+        .route("/_template/{name}", get(elastic::get_legacy_template).put(elastic::put_legacy_template))
+        .route("/_component_template/{name}", get(elastic::get_component_template).put(elastic::put_component_template))
+        .route("/_ilm/policy/{name}", get(elastic::get_ilm_policy).put(elastic::put_ilm_policy))
+        .route("/_ingest/pipeline/{name}", get(elastic::get_ingest_pipeline).put(elastic::put_ingest_pipeline))
+        .layer(from_fn(elastic::product_header));
     Router::new()
-        .route("/", get(ui::index))
+        .merge(ingest)
+        .merge(elastic_probes)
+        .route("/", get(elastic::root))
         .route("/ui/app.js", get(ui::script))
         .route("/ui/app.css", get(ui::style))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))
         .route("/metrics", get(api::metrics))
         .route("/api/v1/search", get(api::search))
-        .route("/api/v1/ingest", post(api::ingest))
         .route("/api/v1/tail", get(tail::tail))
         .route("/api/v1/alerts", get(reports::list_alerts))
         .route("/api/v1/alerts/stream", get(reports::stream_alerts))

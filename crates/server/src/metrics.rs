@@ -6,11 +6,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sluice_core::Event;
+use sluice_ingest::tail::TailStats;
 use sluice_parsers::PARSE_ERROR_FIELD;
 
 #[derive(Default)]
 pub struct Metrics {
     counts: Mutex<Counts>,
+    tail: std::sync::OnceLock<TailStats>,
     wal_bytes: AtomicU64,
     http_429: AtomicU64,
     http_ingest_bytes: AtomicU64,
@@ -27,6 +29,8 @@ struct Counts {
     alerts: BTreeMap<(String, String), u64>,
     /// result (ok, failed, dropped) -> webhook deliveries.
     webhooks: BTreeMap<String, u64>,
+    /// source -> bytes received over HTTP (log text: lines, documents, record bodies).
+    received: BTreeMap<String, u64>,
 }
 
 /// Counts for one WAL record, gathered without locking and merged once.
@@ -106,8 +110,21 @@ impl Metrics {
         self.open_alerts.store(open, Ordering::Relaxed);
     }
 
-    pub fn count_ingest_bytes(&self, bytes: usize) {
+    /// Bytes of log text a source pushed over HTTP.
+    pub fn count_received(&self, source: &str, bytes: usize) {
         self.http_ingest_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        match counts.received.get_mut(source) {
+            Some(n) => *n += bytes as u64,
+            None => {
+                counts.received.insert(source.to_owned(), bytes as u64);
+            }
+        }
+    }
+
+    /// The tailer's per-file positions, rendered as bytes read and lag.
+    pub fn watch_tailer(&self, stats: TailStats) {
+        let _ = self.tail.set(stats);
     }
 
     pub fn render(&self) -> String {
@@ -122,6 +139,33 @@ impl Metrics {
                 escape(source),
                 escape(module)
             );
+        }
+        let mut bytes_in = counts.received.clone();
+        let files = self.tail.get().map(TailStats::snapshot).unwrap_or_default();
+        for file in &files {
+            *bytes_in.entry(file.source.clone()).or_default() += file.bytes_read;
+        }
+        let _ =
+            writeln!(out, "# HELP sluice_ingest_bytes_total Bytes of log received, by source (tailed files and HTTP).");
+        let _ = writeln!(out, "# TYPE sluice_ingest_bytes_total counter");
+        for (source, n) in &bytes_in {
+            let _ = writeln!(out, "sluice_ingest_bytes_total{{source=\"{}\"}} {n}", escape(source));
+        }
+        let _ = writeln!(out, "# HELP sluice_tail_lag_bytes Bytes of a tailed file not yet read.");
+        let _ = writeln!(out, "# TYPE sluice_tail_lag_bytes gauge");
+        for file in &files {
+            let (source, path) = (escape(&file.source), escape(&file.path));
+            let _ = writeln!(out, "sluice_tail_lag_bytes{{source=\"{source}\",path=\"{path}\"}} {}", file.lag_bytes);
+        }
+        let _ = writeln!(
+            out,
+            "# HELP sluice_tail_lag_seconds How long a tailed file has had unread data (0 when caught up)."
+        );
+        let _ = writeln!(out, "# TYPE sluice_tail_lag_seconds gauge");
+        for file in &files {
+            let (source, path) = (escape(&file.source), escape(&file.path));
+            let _ =
+                writeln!(out, "sluice_tail_lag_seconds{{source=\"{source}\",path=\"{path}\"}} {:.3}", file.lag_seconds);
         }
         let _ = writeln!(out, "# HELP sluice_parse_errors_total Lines kept raw because they did not parse, by source.");
         let _ = writeln!(out, "# TYPE sluice_parse_errors_total counter");
@@ -155,7 +199,7 @@ impl Metrics {
             (
                 "sluice_http_ingest_bytes_total",
                 "counter",
-                "Decoded bytes received by HTTP ingest.",
+                "Bytes of log text received by HTTP ingest.",
                 self.http_ingest_bytes.load(Ordering::Relaxed),
             ),
         ];

@@ -30,7 +30,7 @@ use sluice_index::{EventIndex, EventWriter};
 use sluice_ingest::wal::{self, Wal, WalHandle};
 use sluice_ingest::{FileCheckpoint, WalRecord};
 use sluice_parsers::{ModuleRouter, Parser};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 use tracing::{error, info};
 
 use crate::PipelineError;
@@ -98,6 +98,8 @@ pub struct Pipeline {
     sink_thread: Option<JoinHandle<()>>,
     archive: ArchiveHandle,
     tail: broadcast::Sender<Arc<Event>>,
+    /// The WAL sequence number the index has committed through: what search sees.
+    searchable: watch::Receiver<u64>,
     maintenance: Option<Maintenance>,
     compact_on_shutdown: bool,
     restored: Vec<FileCheckpoint>,
@@ -115,6 +117,7 @@ impl Pipeline {
         let index = EventIndex::open_or_create(&data_dir.join("index"))?;
         let writer = index.writer(options.index_heap_bytes)?;
         let (tail, _) = broadcast::channel(TAIL_BUFFER);
+        let (searchable_tx, searchable) = watch::channel(0);
         let archive = Archive::open(&data_dir.join("archive"))?;
         if let Some(url) = &config.archive.url {
             archive.set_remote(Arc::new(RemoteArchive::connect(url, &config.archive.options)?));
@@ -144,6 +147,7 @@ impl Pipeline {
             last_archive_flush: Instant::now(),
             last_tick: Instant::now(),
             tail: tail.clone(),
+            searchable: searchable_tx,
         };
         let replayed = sink.replay()?;
         if replayed > 0 {
@@ -175,6 +179,7 @@ impl Pipeline {
             sink_thread: Some(sink_thread),
             archive,
             tail,
+            searchable,
             maintenance: Some(maintenance),
             compact_on_shutdown: options.compact_on_shutdown,
             restored,
@@ -233,6 +238,17 @@ impl Pipeline {
         })
     }
 
+    /// Waits until the record with WAL sequence number `seq` is searchable (the next index
+    /// commit, at most `commit_interval` away): Elasticsearch's `refresh=wait_for`.
+    pub async fn wait_searchable(&self, seq: u64) -> Result<(), PipelineError> {
+        let mut searchable = self.searchable.clone();
+        searchable
+            .wait_for(|committed| *committed >= seq)
+            .await
+            .map(|_| ())
+            .map_err(|_| PipelineError::Stopped("sink thread is gone".into()))
+    }
+
     /// Makes everything acknowledged so far searchable and archived.
     pub async fn flush(&self) -> Result<(), PipelineError> {
         let (tx, rx) = oneshot::channel();
@@ -277,6 +293,7 @@ struct Sink {
     last_archive_flush: Instant,
     last_tick: Instant,
     tail: broadcast::Sender<Arc<Event>>,
+    searchable: watch::Sender<u64>,
 }
 
 /// Events a live tail may fall behind by before it skips some.
@@ -397,6 +414,7 @@ impl Sink {
             self.index.reload()?;
             self.index_seq = self.last_seq;
         }
+        self.searchable.send_replace(self.index_seq);
         let archive_due = self.archive.buffered_rows() >= self.options.archive_flush_rows
             || self.last_archive_flush.elapsed() >= self.options.archive_flush_interval;
         if (force || archive_due) && self.last_seq > self.archive.committed_seq() {

@@ -10,7 +10,7 @@ use super::*;
 async fn start() -> (tempfile::TempDir, AppState) {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = Pipeline::start(Arc::new(Config::default()), dir.path(), PipelineOptions::default()).unwrap();
-    (dir, AppState { pipeline: Arc::new(pipeline) })
+    (dir, AppState::new(Arc::new(pipeline)))
 }
 
 async fn call(state: &AppState, request: Request<Body>) -> (StatusCode, serde_json::Value) {
@@ -148,7 +148,7 @@ async fn an_error_burst_is_stored_listed_streamed_sent_and_counted() {
     }
     let dir = tempfile::tempdir().unwrap();
     let pipeline = Pipeline::start(Arc::new(config), dir.path(), PipelineOptions::default()).unwrap();
-    let state = AppState { pipeline: Arc::new(pipeline) };
+    let state = AppState::new(Arc::new(pipeline));
 
     // Subscribe to the live stream before the burst.
     let stream = app(state.clone()).oneshot(Request::get("/api/v1/alerts/stream").body(Body::empty()).unwrap());

@@ -1,0 +1,62 @@
+//! `POST /loki/api/v1/push`: what Promtail, Grafana Alloy, the Docker driver and Loki
+//! client libraries send. Each stream is a source (its `job` or `service_name` label, or
+//! `?source=`); its lines are parsed with that source's format (`auto` by default), and
+//! its labels and structured metadata become fields.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use sluice_core::FormatName;
+use sluice_ingest::protocol::loki;
+
+use super::{Refusal, SourceParsers, blocking, decoded_body, format_param, is_protobuf, no_content, submit};
+use crate::AppState;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PushParams {
+    source: Option<String>,
+    format: Option<String>,
+}
+
+pub(crate) async fn push(
+    State(state): State<AppState>,
+    Query(params): Query<PushParams>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let pipeline = state.pipeline.clone();
+    match receive(&state, params, headers, raw).await {
+        Ok(()) => no_content(),
+        Err(refusal) => refusal.into_response(&pipeline),
+    }
+}
+
+async fn receive(state: &AppState, params: PushParams, headers: HeaderMap, raw: Bytes) -> Result<(), Refusal> {
+    let format = format_param(params.format.as_deref())?;
+    let pipeline = state.pipeline.clone();
+    let events = blocking(move || {
+        let protobuf = is_protobuf(&headers);
+        // Protobuf pushes are snappy-compressed inside; a Content-Encoding comes on top.
+        let body = decoded_body(&raw, &headers)?;
+        let streams = loki::decode(&body, protobuf)?;
+        let mut parsers = SourceParsers::new(pipeline.clone(), FormatName::Auto, format);
+        let mut events = Vec::new();
+        for stream in streams {
+            let source = params.source.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| stream.source().to_owned());
+            let bytes: usize = stream.entries.iter().map(|e| e.text.len()).sum();
+            pipeline.metrics().count_received(&source, bytes);
+            let parser = parsers.get(&source)?;
+            for entry in stream.entries {
+                parser.push_record(entry, &mut events);
+            }
+        }
+        Ok(events)
+    })
+    .await?;
+    if !events.is_empty() {
+        submit(&state.pipeline, events).await?;
+    }
+    Ok(())
+}

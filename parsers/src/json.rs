@@ -8,7 +8,8 @@ use sluice_core::{Event, Level};
 use crate::{FormatParser, ParseContext, raw_event, timestamp};
 
 const TIME_KEYS: [&str; 7] = ["@timestamp", "timestamp", "time", "ts", "datetime", "date", "@t"];
-const LEVEL_KEYS: [&str; 8] = ["level", "severity", "lvl", "log.level", "levelname", "loglevel", "severity_text", "@l"];
+const LEVEL_KEYS: [&str; 9] =
+    ["level", "severity", "lvl", "log.level", "levelname", "loglevel", "severity_text", "@l", "priority"];
 const MESSAGE_KEYS: [&str; 6] = ["message", "msg", "log", "text", "@m", "body"];
 const HOST_KEYS: [&str; 3] = ["host", "hostname", "host.name"];
 
@@ -105,8 +106,20 @@ pub fn from_object(mut map: Map<String, Value>, ctx: &ParseContext, fallback: Da
 }
 
 /// The role (time, level, message, host) a key plays and its rank among that role's
-/// aliases (lower wins), as indexes into the alias lists above.
+/// aliases (lower wins), as indexes into the alias lists above. Upper-case spellings count
+/// too: syslog-ng's JSON templates write `MESSAGE`, `HOST`, `PRIORITY`.
 fn key_role(key: &str, value: &Value) -> Option<(usize, usize)> {
+    if key.bytes().any(|b| b.is_ascii_uppercase()) && key.len() <= 16 {
+        let mut buf = [0u8; 16];
+        let lower = &mut buf[..key.len()];
+        lower.copy_from_slice(key.as_bytes());
+        lower.make_ascii_lowercase();
+        return std::str::from_utf8(lower).ok().and_then(|k| lowercase_key_role(k, value));
+    }
+    lowercase_key_role(key, value)
+}
+
+fn lowercase_key_role(key: &str, value: &Value) -> Option<(usize, usize)> {
     Some(match key {
         "@timestamp" => (0, 0),
         "timestamp" => (0, 1),
@@ -125,6 +138,7 @@ fn key_role(key: &str, value: &Value) -> Option<(usize, usize)> {
         "loglevel" => (1, 5),
         "severity_text" => (1, 6),
         "@l" => (1, 7),
+        "priority" => (1, 8),
         "message" => (2, 0),
         "msg" => (2, 1),
         "log" => (2, 2),
@@ -142,7 +156,7 @@ fn key_role(key: &str, value: &Value) -> Option<(usize, usize)> {
 /// dotted alias (`log.level` in `{"log": {"level": ...}}`), dropping an emptied parent.
 fn take_key(map: &mut Map<String, Value>, key: &str, alias: &str) -> Option<Value> {
     match alias.split_once('.') {
-        Some((_, inner)) if alias != key => {
+        Some((_, inner)) if !alias.eq_ignore_ascii_case(key) => {
             let Some(Value::Object(nested)) = map.get_mut(key) else { return None };
             let value = nested.remove(inner)?;
             if nested.is_empty() {
@@ -220,6 +234,16 @@ mod tests {
         assert_eq!(e.host, "web-1");
         assert_eq!(e.fields["host"]["ip"], "10.0.0.1");
         assert_eq!(e.level, Level::Warn);
+    }
+
+    #[test]
+    fn upper_case_keys_of_syslog_ng_templates() {
+        let e = parse(
+            r#"{"@timestamp":"2026-11-20T14:00:00Z","MESSAGE":"disk full","HOST":"db-1","PRIORITY":"err","PROGRAM":"mysqld"}"#,
+        );
+        assert_eq!((e.message.as_str(), e.host.as_str(), e.level), ("disk full", "db-1", Level::Error));
+        assert_eq!(e.fields["PROGRAM"], "mysqld");
+        assert!(!e.fields.contains_key("MESSAGE"));
     }
 
     #[test]

@@ -29,8 +29,11 @@ impl Parser {
     /// are added to the parsed fields.
     pub fn push_document(&mut self, document: Map<String, Value>, out: &mut Vec<Event>) {
         let start = out.len();
-        // Filebeat and Logstash send the line as `message`, Fluent Bit as `log`.
-        let has_line = ["message", "log", "msg"].iter().any(|k| document.get(*k).is_some_and(Value::is_string));
+        // Filebeat and Logstash send the line as `message`, Fluent Bit as `log`, syslog-ng
+        // as `MESSAGE`.
+        let has_line = document
+            .iter()
+            .any(|(k, v)| v.is_string() && ["message", "log", "msg"].iter().any(|name| k.eq_ignore_ascii_case(name)));
         let event = json::from_object(document, &self.ctx, self.ctx.received_at);
         if self.parses_text() && has_line {
             let lines = event.message.clone();

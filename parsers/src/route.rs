@@ -94,7 +94,9 @@ pub fn default_module(event: &Event) -> &'static str {
     for (key, value) in &event.fields {
         let text = value.as_str();
         match key.as_str() {
-            "module" | "service" | "app" | "service.name" | "application" | "logger_name" if service.is_none() => {
+            "module" | "service" | "app" | "service.name" | "service_name" | "application" | "logger_name"
+                if service.is_none() =>
+            {
                 service = text.and_then(keyword_module);
             }
             "path" => path = text,
@@ -212,6 +214,7 @@ mod tests {
             (serde_json::json!({"logger": "c.s.l.ShipmentTracker"}), "", "logistics"),
             (serde_json::json!({"logger": "com.shop.web.UserController"}), "", "user"),
             (serde_json::json!({"service": "payment-gateway"}), "", "payment"),
+            (serde_json::json!({"service_name": "order-svc"}), "", "order"),
             (serde_json::json!({"query_time_ms": 1.0}), "SELECT * FROM `shop`.`order_item` o ORDER BY id", "order"),
             (serde_json::json!({"query_time_ms": 1.0}), "UPDATE sku_stock SET n=1", "product"),
             (serde_json::json!({"statement": "INSERT INTO waybill (id) VALUES (1)"}), "duplicate key", "logistics"),

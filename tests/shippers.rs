@@ -1,0 +1,268 @@
+//! Real shippers and clients push into a real `sluice serve` over a real socket:
+//! syslog-ng tailing a file into `_bulk` (its `elasticsearch-http()` destination), the
+//! official Python `elasticsearch` client's bulk helper, the OpenTelemetry Python SDK's
+//! OTLP/HTTP log exporter, and a Loki push in both encodings (JSON, and snappy protobuf
+//! built by Google's protobuf runtime from Loki's push.proto field numbers).
+//! `.ci/run` installs them; without them (outside CI) the tests say what they skipped.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use support::{Server, eventually, python_with};
+
+/// A served data dir with a config naming the sources the clients push as.
+fn serve(dir: &Path) -> Server {
+    let config = dir.join("sluice.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[sources]]
+name = "shop-app"          # syslog-ng's index: its lines are logback text
+format = "logback"
+"#,
+    )
+    .unwrap();
+    Server::start(dir, &["--config", config.to_str().unwrap(), "--data-dir", dir.join("data").to_str().unwrap()])
+}
+
+fn count(server: &Server, query: &str) -> u64 {
+    server.search(query, "&aggs=false&limit=1")["total"].as_u64().unwrap()
+}
+
+/// Waits until `query` matches `expected` events (or gives up and reports what it saw).
+fn wait_for_count(server: &Server, query: &str, expected: u64) -> u64 {
+    eventually(Duration::from_secs(60), || (count(server, query) == expected).then_some(expected))
+        .unwrap_or_else(|| count(server, query))
+}
+
+fn run_python(python: &str, script: &str, args: &[&str]) -> String {
+    let output = Command::new(python).arg("-c").arg(script).args(args).output().expect("run python");
+    assert!(
+        output.status.success(),
+        "python client failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+const ELASTICSEARCH_CLIENT: &str = r#"
+import sys
+from elasticsearch import Elasticsearch, helpers
+
+es = Elasticsearch(sys.argv[1], request_timeout=60)
+info = es.info()
+assert info["tagline"] == "You Know, for Search", info
+
+def actions():
+    for i in range(3000):
+        yield {
+            "_index": "checkout-2026.11.20",
+            "_source": {
+                "@timestamp": "2026-11-20T14:%02d:%02dZ" % (i // 60 % 60, i % 60),
+                "message": "payment gateway timeout esbulk order=%d" % i,
+                "log": {"level": "error" if i % 10 == 0 else "info"},
+                "service": "payment-svc",
+                "order_id": i,
+            },
+        }
+
+ok, errors = helpers.bulk(es, actions(), chunk_size=500, raise_on_error=False)
+print(ok, len(errors))
+print(es.index(index="orders", document={"message": "single esdoc", "service": "order"}, refresh="wait_for")["result"])
+"#;
+
+#[test]
+fn elasticsearch_python_client_bulk_helper() {
+    let Some(python) = python_with("elasticsearch") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    let out = run_python(&python, ELASTICSEARCH_CLIENT, &[&format!("http://{}", server.addr)]);
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["3000 0", "created"], "{out}");
+    // `index(refresh="wait_for")` answered: everything before it is searchable too.
+    assert_eq!(count(&server, "esbulk"), 3000);
+    assert_eq!(count(&server, "esbulk AND level:error"), 300);
+    assert_eq!(count(&server, "esbulk AND module:payment AND source:checkout"), 3000);
+    assert_eq!(count(&server, "order_id:>=2990"), 10);
+    assert_eq!(count(&server, "esdoc AND module:order"), 1);
+}
+
+const OTEL_SDK: &str = r#"
+import logging, sys
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+provider = LoggerProvider(resource=Resource.create({"service.name": "inventory-svc", "host.name": "inv-7"}))
+exporter = OTLPLogExporter(endpoint=sys.argv[1] + "/v1/logs", compression=Compression.Gzip)
+provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+log = logging.getLogger("shop.inventory")
+log.addHandler(LoggingHandler(level=logging.DEBUG, logger_provider=provider))
+log.setLevel(logging.DEBUG)
+log.propagate = False
+for i in range(500):
+    log.warning("stock low otelsdk sku=%d", i, extra={"sku": "A%d" % i})
+log.error("reservation failed otelsdk-error")
+provider.shutdown()
+print("sent")
+"#;
+
+#[test]
+fn opentelemetry_python_sdk_exports_logs() {
+    let Some(python) = python_with("opentelemetry.exporter.otlp.proto.http") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    run_python(&python, OTEL_SDK, &[&format!("http://{}", server.addr)]);
+    assert_eq!(wait_for_count(&server, "otelsdk", 501), 501);
+    assert_eq!(count(&server, "otelsdk AND level:warn AND source:inventory-svc AND module:inventory"), 500);
+    let hit = &server.search("sku:A7", "&aggs=false")["hits"][0];
+    assert_eq!(hit["host"], "inv-7");
+    assert_eq!(hit["fields"]["service.name"], "inventory-svc");
+    assert_eq!(hit["fields"]["otel.scope.name"], "shop.inventory");
+    let error = &server.search("otelsdk-error", "&aggs=false")["hits"][0];
+    assert_eq!(error["level"], "error");
+}
+
+const LOKI_PUSH: &str = r#"
+import gzip, json, sys, time, urllib.request
+import cramjam
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+url = sys.argv[1] + "/loki/api/v1/push"
+now = time.time_ns()
+
+def post(body, headers):
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    with urllib.request.urlopen(request) as response:
+        assert response.status == 204, response.status
+
+# JSON, gzip'd, as Grafana Alloy sends it.
+streams = [{"stream": {"job": "edge-nginx", "env": "prod"},
+            "values": [[str(now + i), '10.0.0.%d - - [20/Nov/2026:14:00:00 +0000] "POST /api/pay/confirm HTTP/1.1" 502 9 "-" "curl"' % (i % 250)]
+                       for i in range(200)]}]
+post(gzip.compress(json.dumps({"streams": streams}).encode()),
+     {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+
+# Protobuf: logproto.PushRequest as Loki's push.proto numbers its fields, snappy block-compressed.
+T = descriptor_pb2.FieldDescriptorProto
+f = descriptor_pb2.FileDescriptorProto(name="push.proto", package="logproto", syntax="proto3")
+def message(name, fields):
+    m = f.message_type.add(name=name)
+    for number, (field, kind, label, type_name) in enumerate(fields, 1):
+        m.field.add(name=field, number=number, type=kind, label=label, type_name=type_name)
+O, R = T.LABEL_OPTIONAL, T.LABEL_REPEATED
+message("Timestamp", [("seconds", T.TYPE_INT64, O, None), ("nanos", T.TYPE_INT32, O, None)])
+message("LabelPairAdapter", [("name", T.TYPE_STRING, O, None), ("value", T.TYPE_STRING, O, None)])
+message("EntryAdapter", [("timestamp", T.TYPE_MESSAGE, O, ".logproto.Timestamp"), ("line", T.TYPE_STRING, O, None),
+                         ("structuredMetadata", T.TYPE_MESSAGE, R, ".logproto.LabelPairAdapter")])
+message("StreamAdapter", [("labels", T.TYPE_STRING, O, None), ("entries", T.TYPE_MESSAGE, R, ".logproto.EntryAdapter"),
+                          ("hash", T.TYPE_UINT64, O, None)])
+message("PushRequest", [("streams", T.TYPE_MESSAGE, R, ".logproto.StreamAdapter")])
+pool = descriptor_pool.DescriptorPool()
+pool.Add(f)
+PushRequest = message_factory.GetMessageClass(pool.FindMessageTypeByName("logproto.PushRequest"))
+push = PushRequest()
+stream = push.streams.add(labels='{service_name="order-svc", level="error"}')
+for i in range(300):
+    entry = stream.entries.add(line="order %d lokipb failed" % i)
+    entry.timestamp.seconds, entry.timestamp.nanos = divmod(now + i, 10**9)
+    entry.structuredMetadata.add(name="trace_id", value="t%04d" % i)
+post(bytes(cramjam.snappy.compress_raw(push.SerializeToString())), {"Content-Type": "application/x-protobuf"})
+print("pushed")
+"#;
+
+#[test]
+fn loki_push_in_both_encodings() {
+    let Some(python) = python_with("cramjam") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    run_python(&python, LOKI_PUSH, &[&format!("http://{}", server.addr)]);
+    assert_eq!(wait_for_count(&server, "status:502 AND source:edge-nginx AND module:payment", 200), 200);
+    assert_eq!(wait_for_count(&server, "lokipb AND level:error AND source:order-svc AND module:order", 300), 300);
+    assert_eq!(count(&server, "trace_id:t0042"), 1);
+    assert_eq!(server.search("status:502", "&aggs=false&limit=1")["hits"][0]["fields"]["env"], "prod");
+}
+
+/// syslog-ng follows a file that a writer keeps appending to and ships every line to
+/// `_bulk`; the index name is a configured logback source, so each line is parsed.
+#[test]
+fn syslog_ng_tails_a_file_into_bulk() {
+    if Command::new("syslog-ng").arg("--version").output().is_err() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must not skip: syslog-ng is not installed");
+        eprintln!(
+            "SKIPPED: syslog-ng is not installed (apt-get install syslog-ng-core syslog-ng-mod-http syslog-ng-scl)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let conf = dir.path().join("syslog-ng.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"@version: 3.38
+@include "scl.conf"
+options {{ stats_freq(0); }};
+source s_app {{ file("{log}" follow-freq(0.1) flags(no-parse)); }};
+destination d_sluice {{
+  elasticsearch-http(url("http://{addr}/_bulk") index("shop-app") type("") batch_lines(100) batch_timeout(200) workers(2));
+}};
+log {{ source(s_app); destination(d_sluice); }};
+"#,
+            log = log.display(),
+            addr = server.addr
+        ),
+    )
+    .unwrap();
+    let mut shipper = Command::new("syslog-ng")
+        .args(["-F", "--no-caps", "-f"])
+        .arg(&conf)
+        .arg(format!("--persist-file={}", dir.path().join("syslog-ng.persist").display()))
+        .arg(format!("--pidfile={}", dir.path().join("syslog-ng.pid").display()))
+        .arg(format!("--control={}", dir.path().join("syslog-ng.ctl").display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start syslog-ng");
+
+    let lines = 2000;
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    for i in 0..lines {
+        use std::io::Write;
+        let (level, logger) = if i % 50 == 0 {
+            ("ERROR", "com.shop.payment.PayService")
+        } else {
+            ("INFO", "com.shop.order.OrderService")
+        };
+        writeln!(
+            file,
+            "2026-11-20 14:{:02}:{:02}.{:03} [http-nio-8080-exec-{}] {level} {logger} - shipped-by-syslogng seq={i}",
+            i / 60 % 60,
+            i % 60,
+            i % 1000,
+            i % 8
+        )
+        .unwrap();
+        if i % 100 == 99 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    drop(file);
+    let got = wait_for_count(&server, "shipped-by-syslogng", lines);
+    let _ = shipper.kill();
+    let output = shipper.wait_with_output().unwrap();
+    assert_eq!(got, lines, "syslog-ng said:\n{}", String::from_utf8_lossy(&output.stderr));
+    // Exactly once, parsed as logback, routed by logger.
+    assert_eq!(count(&server, "\"seq=1234\""), 1);
+    assert_eq!(count(&server, "shipped-by-syslogng AND level:error AND module:payment AND source:shop-app"), 40);
+    let hit = &server.search("\"seq=7\"", "&aggs=false")["hits"][0];
+    assert_eq!(hit["fields"]["logger"], "com.shop.order.OrderService");
+    assert_eq!(hit["fields"]["thread"], "http-nio-8080-exec-7");
+}

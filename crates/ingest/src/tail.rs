@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -138,6 +138,70 @@ impl TailedFile {
         }
     }
 
+    /// Whether the file's first bytes are no longer the ones fingerprinted: it was truncated
+    /// and written again, perhaps past our offset before we looked (copytruncate under a
+    /// busy writer), so its size alone would not tell.
+    fn head_changed(&self) -> std::io::Result<bool> {
+        if self.fingerprint_len == 0 {
+            return Ok(false);
+        }
+        let mut head = vec![0u8; self.fingerprint_len as usize];
+        match self.file.read_exact_at(&mut head, 0) {
+            Ok(()) => Ok(crc32fast::hash(&head) != self.fingerprint),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Grows the fingerprint to `FINGERPRINT_BYTES` as a young file fills up, so the
+    /// truncation check and the restart identity have enough bytes to go on.
+    fn extend_fingerprint(&mut self) -> std::io::Result<()> {
+        let want = FINGERPRINT_BYTES.min(self.read_offset().min(usize::MAX as u64) as usize);
+        if want <= self.fingerprint_len as usize {
+            return Ok(());
+        }
+        let mut head = vec![0u8; want];
+        self.file.read_exact_at(&mut head, 0)?;
+        self.fingerprint = crc32fast::hash(&head);
+        self.fingerprint_len = want as u32;
+        Ok(())
+    }
+
+    /// The copy logrotate's `copytruncate` left beside this file (`app.log.1`,
+    /// `app.log-20261120`): same first bytes, at least as long as what was read. The
+    /// newest such copy, if any; compressed copies are not looked into.
+    fn rotated_copy(&self) -> Option<(PathBuf, File)> {
+        if self.fingerprint_len == 0 {
+            return None;
+        }
+        let dir = self.path.parent()?;
+        let name = self.path.file_name()?.to_str()?;
+        let mut best: Option<(std::time::SystemTime, PathBuf, File)> = None;
+        for entry in std::fs::read_dir(dir).ok()?.flatten() {
+            let file_name = entry.file_name();
+            let Some(candidate) = file_name.to_str() else { continue };
+            let compressed = [".gz", ".bz2", ".xz", ".zst"].iter().any(|ext| candidate.ends_with(ext));
+            if candidate == name || !candidate.starts_with(name) || compressed {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            let same_file = (meta.dev(), meta.ino()) == (self.dev, self.ino);
+            if !meta.is_file() || same_file || meta.len() < self.read_offset() {
+                continue;
+            }
+            let Ok(copy) = File::open(entry.path()) else { continue };
+            let mut head = vec![0u8; self.fingerprint_len as usize];
+            if copy.read_exact_at(&mut head, 0).is_err() || crc32fast::hash(&head) != self.fingerprint {
+                continue;
+            }
+            let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+            if best.as_ref().is_none_or(|(newest, _, _)| modified > *newest) {
+                best = Some((modified, entry.path(), copy));
+            }
+        }
+        best.map(|(_, path, file)| (path, file))
+    }
+
     /// Where a restart must resume: before any line of an unfinished event.
     fn safe_offset(&self) -> u64 {
         self.parser.pending_offset().unwrap_or(self.partial_start)
@@ -254,12 +318,35 @@ impl Tailer {
     fn read_file(&mut self, key: (u64, u64)) -> std::io::Result<bool> {
         let Some(file) = self.files.get_mut(&key) else { return Ok(true) };
         let size = file.file.metadata()?.len();
-        if size < file.read_offset() {
-            info!(path = %file.path.display(), size, offset = file.read_offset(), "file was truncated; reading it again from the start");
-            file.partial.clear();
+        if size < file.read_offset() || file.head_changed()? {
+            // Truncated (copytruncate, or `> file`). What was written after our position
+            // before the truncation is in logrotate's copy beside the file, if there is one.
+            let mut recovered = Vec::new();
+            let copy = file.rotated_copy();
+            if let Some((copy_path, mut copy)) = copy {
+                let from = file.read_offset();
+                copy.seek(SeekFrom::Start(from))?;
+                let mut rest = Vec::new();
+                copy.read_to_end(&mut rest)?;
+                info!(path = %file.path.display(), copy = %copy_path.display(), from, bytes = rest.len(), "file was truncated; reading the rest from its rotated copy");
+                file.partial.extend_from_slice(&rest);
+                split_lines(file, &mut recovered);
+            } else {
+                info!(path = %file.path.display(), size, offset = file.read_offset(), "file was truncated; reading it again from the start");
+            }
+            if !file.partial.is_empty() {
+                let last = std::mem::take(&mut file.partial);
+                file.parser.push_line(&last, file.partial_start, &mut recovered);
+            }
+            file.parser.flush(&mut recovered);
             file.partial_start = 0;
             file.parser = (self.make_parser)(&self.sources[file.source]);
+            file.fingerprint = crc32fast::hash(&[]);
+            file.fingerprint_len = 0;
             file.committed = u64::MAX;
+            if !recovered.is_empty() && !submit(&self.wal, file, recovered, 0) {
+                return Ok(false);
+            }
         }
         let start_offset = file.read_offset();
         let now = Instant::now();
@@ -282,6 +369,9 @@ impl Tailer {
             {
                 return Ok(false);
             }
+        }
+        if got_data {
+            file.extend_fingerprint()?;
         }
         let now = Instant::now();
         if file.read_offset() >= size {
@@ -516,6 +606,22 @@ mod tests {
         h.append("app.log", "after\n");
         poll_for(&mut tailer, 3);
         assert_eq!(h.messages(), vec!["before-1", "before-2", "after"]);
+    }
+
+    #[test]
+    fn copytruncate_under_a_busy_writer_reads_the_rest_from_the_copy() {
+        let h = Harness::new();
+        let mut tailer = h.tailer(FormatName::Plain, vec![]);
+        h.append("app.log", "one\n");
+        poll_for(&mut tailer, 1);
+        // Between two polls: more lines, the copy, the truncation, and a new generation
+        // already longer than the old offset (the size alone would not show it).
+        h.append("app.log", "two\nthree\n");
+        std::fs::copy(h.logs.join("app.log"), h.logs.join("app.log.1")).unwrap();
+        std::fs::OpenOptions::new().write(true).open(h.logs.join("app.log")).unwrap().set_len(0).unwrap();
+        h.append("app.log", "new generation, longer than before\n");
+        poll_for(&mut tailer, 3);
+        assert_eq!(h.messages(), vec!["one", "two", "three", "new generation, longer than before"]);
     }
 
     #[test]

@@ -96,11 +96,95 @@ impl Shared {
     }
 }
 
-/// The writing side: buffers rows and flushes them as Parquet files. Owned by the sink.
+/// The writing side: buffers rows and flushes them as Parquet files. Owned by the sink,
+/// which hands full buffers to a writer thread ([`Archive::flush_in_background`]) so
+/// encoding Parquet never holds up indexing.
 pub struct Archive {
     shared: Arc<Shared>,
     buffer: Buffer,
     buffered_rows: usize,
+    background: Option<Background>,
+}
+
+/// The archive's writer thread: one buffer being written, at most one more waiting (the
+/// sink blocks past that, which bounds memory). After a failed write it writes nothing
+/// more and never advances the manifest's WAL position again, so the WAL keeps every row
+/// from the failed one on and the next start replays them.
+struct Background {
+    jobs: Option<std::sync::mpsc::SyncSender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    failed: Arc<Mutex<Option<String>>>,
+}
+
+enum Job {
+    Write { buffer: Buffer, rows: usize, seq: u64 },
+    Barrier(std::sync::mpsc::Sender<()>),
+}
+
+impl Background {
+    fn start(shared: Arc<Shared>) -> Result<Background, ArchiveError> {
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(1);
+        let failed = Arc::new(Mutex::new(None));
+        let failure = failed.clone();
+        let root = shared.root.clone();
+        let thread = std::thread::Builder::new()
+            .name("archive-writer".into())
+            .spawn(move || {
+                for job in queue {
+                    match job {
+                        Job::Barrier(done) => {
+                            let _ = done.send(());
+                        }
+                        Job::Write { buffer, rows, seq } => {
+                            let mut failed = failure.lock().unwrap_or_else(|e| e.into_inner());
+                            if failed.is_some() {
+                                continue;
+                            }
+                            if let Err(e) = write_buffer(&shared, buffer, rows, seq) {
+                                tracing::error!(error = %e, wal_seq = seq, "archive write failed; the write-ahead log keeps the rows until a restart archives them");
+                                *failed = Some(e.to_string());
+                            }
+                        }
+                    }
+                }
+            })
+            .map_err(|source| ArchiveError::Io { path: root, source })?;
+        Ok(Background { jobs: Some(jobs), thread: Some(thread), failed })
+    }
+
+    fn failure(&self) -> Option<ArchiveError> {
+        let failed = self.failed.lock().unwrap_or_else(|e| e.into_inner());
+        failed.as_ref().map(|message| ArchiveError::Io {
+            path: PathBuf::from("archive-writer"),
+            source: std::io::Error::other(message.clone()),
+        })
+    }
+
+    fn send(&self, job: Job) -> Result<(), ArchiveError> {
+        let sent = self.jobs.as_ref().is_some_and(|jobs| jobs.send(job).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            Err(ArchiveError::Io { path: PathBuf::from("archive-writer"), source: std::io::Error::other("stopped") })
+        }
+    }
+
+    /// Waits until every write handed over so far has finished.
+    fn wait(&self) -> Result<(), ArchiveError> {
+        let (done, finished) = std::sync::mpsc::channel();
+        self.send(Job::Barrier(done))?;
+        let _ = finished.recv();
+        self.failure().map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A cheap handle for the maintenance thread (compaction, retention) and for readers
@@ -121,7 +205,7 @@ impl Archive {
             manifest: Mutex::new(manifest),
             remote: OnceLock::new(),
         };
-        Ok(Archive { shared: Arc::new(shared), buffer: Buffer::new(), buffered_rows: 0 })
+        Ok(Archive { shared: Arc::new(shared), buffer: Buffer::new(), buffered_rows: 0, background: None })
     }
 
     /// Mirrors the archive to an object store from now on (see [`RemoteArchive`]).
@@ -159,47 +243,76 @@ impl Archive {
         self.buffered_rows
     }
 
-    /// Writes every buffered row and records that the archive now covers the WAL to `seq`.
+    /// Writes every buffered row and records that the archive now covers the WAL to `seq`;
+    /// returns once it is on disk (after any background write still running).
     pub fn flush(&mut self, seq: u64) -> Result<(), ArchiveError> {
+        if let Some(background) = &self.background {
+            background.wait()?;
+        }
         if self.buffer.is_empty() && seq == self.committed_seq() {
             return Ok(());
         }
         let buffer = std::mem::take(&mut self.buffer);
-        let mut written = Vec::new();
-        let partitions = buffer.into_iter().flat_map(|(day, modules)| {
-            modules.into_iter().flat_map(move |(module, sources)| {
-                sources.into_iter().map(move |(source, rows)| (day, module.clone(), source, rows))
-            })
-        });
-        for (day, module, source, mut rows) in partitions {
-            // One source's lines mostly arrive in time order already: check before moving
-            // whole events around.
-            if !rows.is_sorted_by_key(|e| e.timestamp) {
-                rows.sort_by_key(|e| e.timestamp);
-            }
-            let relative = format!("dt={day}/module={module}/part-{seq:020}-{}.parquet", partition_value(&source));
-            let bytes = write_parquet(&self.shared.root.join(&relative), &rows)?;
-            written.push(FileEntry {
-                path: relative,
-                source,
-                rows: rows.len() as u64,
-                bytes,
-                level: 0,
-                min_ts: rows.first().map(|e| e.timestamp),
-                max_ts: rows.last().map(|e| e.timestamp),
-            });
-        }
-        let files = written.len();
-        self.shared.update(|manifest| {
-            manifest.files.extend(written);
-            manifest.wal_seq = seq;
-        })?;
-        if files > 0 {
-            info!(files, rows = self.buffered_rows, wal_seq = seq, "archived to parquet");
-        }
-        self.buffered_rows = 0;
-        Ok(())
+        let rows = std::mem::take(&mut self.buffered_rows);
+        write_buffer(&self.shared, buffer, rows, seq)
     }
+
+    /// Hands every buffered row to the writer thread; [`Archive::committed_seq`] reaches
+    /// `seq` once they are on disk. Blocks while an earlier buffer is still waiting to be
+    /// written.
+    pub fn flush_in_background(&mut self, seq: u64) -> Result<(), ArchiveError> {
+        if self.background.is_none() {
+            self.background = Some(Background::start(self.shared.clone())?);
+        }
+        let background = self.background.as_ref().expect("started above");
+        if let Some(failure) = background.failure() {
+            return Err(failure);
+        }
+        if self.buffer.is_empty() && seq == self.committed_seq() {
+            return Ok(());
+        }
+        let buffer = std::mem::take(&mut self.buffer);
+        let rows = std::mem::take(&mut self.buffered_rows);
+        background.send(Job::Write { buffer, rows, seq })
+    }
+}
+
+/// Writes one buffer's rows, one file per day, module and source, then lists them in the
+/// manifest together with the WAL position they bring the archive to.
+fn write_buffer(shared: &Shared, buffer: Buffer, rows: usize, seq: u64) -> Result<(), ArchiveError> {
+    let mut written = Vec::new();
+    let partitions = buffer.into_iter().flat_map(|(day, modules)| {
+        modules.into_iter().flat_map(move |(module, sources)| {
+            sources.into_iter().map(move |(source, rows)| (day, module.clone(), source, rows))
+        })
+    });
+    for (day, module, source, mut rows) in partitions {
+        // One source's lines mostly arrive in time order already: check before moving
+        // whole events around.
+        if !rows.is_sorted_by_key(|e| e.timestamp) {
+            rows.sort_by_key(|e| e.timestamp);
+        }
+        let relative = format!("dt={day}/module={module}/part-{seq:020}-{}.parquet", partition_value(&source));
+        let bytes = write_parquet(&shared.root.join(&relative), &rows)?;
+        written.push(FileEntry {
+            path: relative,
+            source,
+            rows: rows.len() as u64,
+            bytes,
+            level: 0,
+            min_ts: rows.first().map(|e| e.timestamp),
+            max_ts: rows.last().map(|e| e.timestamp),
+        });
+    }
+    let files = written.len();
+    shared.update(|manifest| {
+        manifest.files.extend(written);
+        manifest.wal_seq = manifest.wal_seq.max(seq);
+    })?;
+    if files > 0 {
+        info!(files, rows, wal_seq = seq, "archived to parquet");
+    }
+    Ok(())
 }
 
 impl ArchiveHandle {

@@ -46,6 +46,25 @@ fn flush_writes_partitioned_sorted_files_and_manifest() {
 }
 
 #[test]
+fn background_flushes_finish_in_order_and_a_flush_waits_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut archive = Archive::open(dir.path()).unwrap();
+    for batch in 0..5u64 {
+        for i in 0..1000 {
+            archive.push(event((batch * 1000 + i) as i64, "order"));
+        }
+        archive.flush_in_background(batch + 1).unwrap();
+        assert_eq!(archive.buffered_rows(), 0);
+    }
+    archive.push(event(99_999, "payment"));
+    archive.flush(6).unwrap();
+    let manifest = archive.manifest();
+    assert_eq!((manifest.wal_seq, manifest.total_rows(), manifest.files.len()), (6, 5001, 6));
+    drop(archive);
+    assert_eq!(Archive::open(dir.path()).unwrap().committed_seq(), 6);
+}
+
+#[test]
 fn files_missing_from_the_manifest_are_removed_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let mut archive = Archive::open(dir.path()).unwrap();

@@ -418,7 +418,13 @@ impl Sink {
         let archive_due = self.archive.buffered_rows() >= self.options.archive_flush_rows
             || self.last_archive_flush.elapsed() >= self.options.archive_flush_interval;
         if (force || archive_due) && self.last_seq > self.archive.committed_seq() {
-            self.archive.flush(self.last_seq)?;
+            // Encoding Parquet runs on the archive's own thread; only an explicit flush
+            // (import's end, shutdown, `Flush`) waits for it.
+            if force {
+                self.archive.flush(self.last_seq)?;
+            } else {
+                self.archive.flush_in_background(self.last_seq)?;
+            }
             self.last_archive_flush = Instant::now();
             self.store_checkpoints()?;
             let through = self.index_seq.min(self.archive.committed_seq());

@@ -169,6 +169,18 @@ async fn connections(addr: SocketAddr, count: usize) {
         .await;
         let ok = results.iter().filter(|r| matches!(r, Ok((200, _)))).count();
         errors += results.len() - ok;
+        let mut kinds = std::collections::BTreeMap::new();
+        for result in &results {
+            let kind = match result {
+                Ok((200, _)) => continue,
+                Ok((status, _)) => format!("HTTP {status}"),
+                Err(e) => e.kind().to_string(),
+            };
+            *kinds.entry(kind).or_insert(0) += 1;
+        }
+        if !kinds.is_empty() {
+            println!("round {round} failures: {kinds:?}");
+        }
         println!(
             "round {round}: {ok} of {} kept-alive connections answered 200 in {:.2?}",
             results.len(),

@@ -25,9 +25,7 @@ pub fn run(config: Config, data_dir: &Path, args: ServeArgs) -> anyhow::Result<(
     runtime.block_on(async move {
         let pipeline = Pipeline::start(config.clone(), data_dir, PipelineOptions::default())
             .with_context(|| format!("opening data dir {}", data_dir.display()))?;
-        let listener = tokio::net::TcpListener::bind(&listen)
-            .await
-            .map_err(|e| crate::UsageError(format!("cannot listen on {listen}: {e}")))?;
+        let listener = bind(&listen).await.map_err(|e| crate::UsageError(format!("cannot listen on {listen}: {e}")))?;
 
         let stop = Arc::new(AtomicBool::new(false));
         let tailer = Tailer::new(
@@ -68,6 +66,21 @@ pub fn run(config: Config, data_dir: &Path, args: ServeArgs) -> anyhow::Result<(
         info!("stopped cleanly");
         Ok(())
     })
+}
+
+/// Connections the kernel queues before `accept`: a burst of shippers reconnecting at
+/// once (the 10,000-connection drill) must not overflow it (std's default is 128).
+const LISTEN_BACKLOG: u32 = 4096;
+
+async fn bind(listen: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let addr = tokio::net::lookup_host(listen)
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the address resolves to nothing"))?;
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 async fn shutdown_signal() {

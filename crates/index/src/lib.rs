@@ -115,9 +115,13 @@ impl EventIndex {
             .unwrap_or(0))
     }
 
-    /// The only writer of this index (tantivy allows one per directory).
+    /// The only writer of this index (tantivy allows one per directory), with one
+    /// indexing thread per core up to two (each builds its own segments in parallel).
     pub fn writer(&self, heap_bytes: usize) -> Result<EventWriter, IndexError> {
-        let writer = self.index.writer_with_num_threads(1, heap_bytes)?;
+        // tantivy wants at least 15 MB of heap per thread.
+        let affordable = (heap_bytes / 15_000_000).max(1);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(2).min(affordable));
+        let writer = self.index.writer_with_num_threads(threads, heap_bytes)?;
         Ok(EventWriter { writer, fields: self.fields.clone() })
     }
 

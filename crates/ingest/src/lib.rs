@@ -47,8 +47,6 @@ pub enum IngestError {
     WalCorrupt { path: std::path::PathBuf, offset: u64, reason: String },
     #[error("the ingest pipeline has stopped")]
     Closed,
-    #[error("the ingest pipeline is full")]
-    Overloaded,
     #[error("body too large: more than {limit} bytes")]
     TooLarge { limit: usize },
     #[error("{0}")]

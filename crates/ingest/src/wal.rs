@@ -257,16 +257,6 @@ impl WalHandle {
         finish(wait.await)
     }
 
-    /// Like [`WalHandle::submit`], but fails with `Overloaded` instead of waiting for room.
-    pub async fn try_submit(&self, record: WalRecord) -> Result<u64, IngestError> {
-        let (done, wait) = oneshot::channel();
-        self.tx.try_send(Submission { record, done }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => IngestError::Overloaded,
-            mpsc::error::TrySendError::Closed(_) => IngestError::Closed,
-        })?;
-        finish(wait.await)
-    }
-
     /// For producers on plain threads (the tailer, `import`).
     pub fn submit_blocking(&self, record: WalRecord) -> Result<u64, IngestError> {
         let (done, wait) = oneshot::channel();

@@ -144,11 +144,8 @@ pub(crate) async fn ingest(
     };
     state.pipeline.metrics().count_received(&source, bytes);
     let accepted = record.events.len();
-    match state.pipeline.wal().try_submit(record).await {
+    match state.pipeline.wal().submit(record).await {
         Ok(_) => Json(json!({ "accepted": accepted, "parse_errors": parse_errors })).into_response(),
-        Err(IngestError::Overloaded) => {
-            crate::shippers::overloaded(&state.pipeline, "ingest queue is full; retry later")
-        }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
 }

@@ -13,10 +13,10 @@
 //! keeps them once the WAL segments holding them are deleted. Archive retention,
 //! compaction and uploads run on the maintenance thread ([`crate::maintenance`]).
 
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender as SyncSender, bounded as sync_channel};
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -63,7 +63,7 @@ impl Default for PipelineOptions {
             archive_flush_interval: Duration::from_secs(60),
             archive_flush_rows: 100_000,
             index_heap_bytes: 128 << 20,
-            queue: 64,
+            queue: 16,
             close_alerts_on_shutdown: false,
             compact_on_shutdown: false,
         }
@@ -360,9 +360,13 @@ impl Sink {
                 self.detector.tick(&mut updates);
                 self.alerts.publish(updates);
             }
-            if self.last_commit.elapsed() >= self.options.commit_interval
-                && let Err(e) = self.commit(false)
-            {
+            // Commit every `commit_interval`, but while records are waiting (the sink is
+            // behind) only every second interval: each commit stalls indexing, and under
+            // load fewer, larger segments are what lets the backlog drain.
+            let since = self.last_commit.elapsed();
+            let due =
+                since >= self.options.commit_interval && (rx.is_empty() || since >= 2 * self.options.commit_interval);
+            if due && let Err(e) = self.commit(false) {
                 error!(error = %e, "commit failed; will retry");
             }
         }

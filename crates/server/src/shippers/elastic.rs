@@ -51,24 +51,10 @@ fn es_error(status: StatusCode, kind: &str, reason: impl Into<String>) -> Respon
         .into_response()
 }
 
-fn refusal_response(state: &AppState, refusal: Refusal) -> Response {
-    match refusal {
-        Refusal::Status(status, message) => {
-            let kind =
-                if status == StatusCode::BAD_REQUEST { "illegal_argument_exception" } else { "status_exception" };
-            es_error(status, kind, message)
-        }
-        Refusal::Overloaded => {
-            state.pipeline.metrics().count_429();
-            let mut response = es_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "es_rejected_execution_exception",
-                "sluice's ingest queue is full; retry later",
-            );
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            response
-        }
-    }
+fn refusal_response(refusal: Refusal) -> Response {
+    let Refusal(status, message) = refusal;
+    let kind = if status == StatusCode::BAD_REQUEST { "illegal_argument_exception" } else { "status_exception" };
+    es_error(status, kind, message)
 }
 
 /// `GET /`: the web UI for browsers, the node banner for everyone else.
@@ -238,14 +224,14 @@ async fn bulk_request(
     .await;
     let (events, outcomes) = match parsed {
         Ok(parsed) => parsed,
-        Err(refusal) => return refusal_response(&state, refusal),
+        Err(refusal) => return refusal_response(refusal),
     };
     let seq = if events.is_empty() {
         0
     } else {
         match submit(&state.pipeline, events).await {
             Ok(seq) => seq,
-            Err(refusal) => return refusal_response(&state, refusal),
+            Err(refusal) => return refusal_response(refusal),
         }
     };
     if params.waits() && seq > 0 {
@@ -336,7 +322,7 @@ async fn one_document(
     let source = bulk::index_source(&index);
     let parsed = blocking(move || {
         let body = decoded_body(&raw, &headers)?;
-        let document = bulk::document(&body, 1).map_err(|e| Refusal::Status(StatusCode::BAD_REQUEST, e.reason))?;
+        let document = bulk::document(&body, 1).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.reason))?;
         pipeline.metrics().count_received(&source, body.len());
         let mut parsers = SourceParsers::new(pipeline.clone(), FormatName::Json, None);
         let mut events = Vec::new();
@@ -346,11 +332,11 @@ async fn one_document(
     .await;
     let events = match parsed {
         Ok(events) => events,
-        Err(refusal) => return refusal_response(&state, refusal),
+        Err(refusal) => return refusal_response(refusal),
     };
     let seq = match submit(&state.pipeline, events).await {
         Ok(seq) => seq,
-        Err(refusal) => return refusal_response(&state, refusal),
+        Err(refusal) => return refusal_response(refusal),
     };
     if params.waits() {
         let _ = state.pipeline.wait_searchable(seq).await;

@@ -26,10 +26,9 @@ pub(crate) async fn push(
     headers: HeaderMap,
     raw: Bytes,
 ) -> Response {
-    let pipeline = state.pipeline.clone();
     match receive(&state, params, headers, raw).await {
         Ok(()) => no_content(),
-        Err(refusal) => refusal.into_response(&pipeline),
+        Err(refusal) => refusal.into_response(),
     }
 }
 

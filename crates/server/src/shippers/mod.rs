@@ -24,10 +24,11 @@ use crate::api::error;
 use crate::pipeline::Pipeline;
 use crate::{AppState, MAX_BODY_BYTES, MAX_DECODED_BYTES};
 
-/// Request bodies being decoded and parsed at once, in bytes on the wire. Past it,
-/// ingest answers 429 instead of holding more in memory; with the decoded-size cap this
-/// bounds ingest memory whatever the number of connections.
-pub const IN_FLIGHT_BYTES: usize = 256 << 20;
+/// Request bodies in flight at once (being decoded, parsed, or waiting for the WAL), in
+/// bytes on the wire. Requests within it wait their turn when the pipeline is busy;
+/// past it, ingest answers 429 with `Retry-After` instead of holding more in memory. This
+/// is what bounds ingest memory whatever the number of connections.
+pub const IN_FLIGHT_BYTES: usize = 64 << 20;
 /// What a body of unknown length (chunked) is charged against the budget up front.
 const UNKNOWN_LENGTH_CHARGE: usize = 4 << 20;
 
@@ -101,43 +102,36 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
     }
     let charge = declared.unwrap_or(UNKNOWN_LENGTH_CHARGE).div_ceil(1024).max(1) as u32;
     let Ok(_permit) = state.ingest.budget.clone().try_acquire_many_owned(charge) else {
-        return overloaded(&state.pipeline, "ingest is busy decoding other requests; retry later");
+        return overloaded(&state.pipeline, "ingest is behind: too many request bytes in flight; retry later");
     };
     next.run(request).await
 }
 
-pub(crate) fn overloaded(pipeline: &Pipeline, message: &str) -> Response {
+fn overloaded(pipeline: &Pipeline, message: &str) -> Response {
     pipeline.metrics().count_429();
     let mut response = error(StatusCode::TOO_MANY_REQUESTS, message);
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 
-/// Why a push was not taken, as the status and text to answer with.
-pub(crate) enum Refusal {
-    Status(StatusCode, String),
-    Overloaded,
-}
+/// Why a push was not taken: the status and text to answer with.
+pub(crate) struct Refusal(pub StatusCode, pub String);
 
 impl From<IngestError> for Refusal {
     fn from(e: IngestError) -> Self {
         match e {
             IngestError::TooLarge { limit } => {
-                Refusal::Status(StatusCode::PAYLOAD_TOO_LARGE, format!("body inflates past {limit} bytes"))
+                Refusal(StatusCode::PAYLOAD_TOO_LARGE, format!("body inflates past {limit} bytes"))
             }
-            IngestError::BadBody(message) => Refusal::Status(StatusCode::BAD_REQUEST, message),
-            IngestError::Overloaded => Refusal::Overloaded,
-            other => Refusal::Status(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
+            IngestError::BadBody(message) => Refusal(StatusCode::BAD_REQUEST, message),
+            other => Refusal(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
         }
     }
 }
 
 impl Refusal {
-    pub(crate) fn into_response(self, pipeline: &Pipeline) -> Response {
-        match self {
-            Refusal::Status(status, message) => error(status, message),
-            Refusal::Overloaded => overloaded(pipeline, "ingest queue is full; retry later"),
-        }
+    pub(crate) fn into_response(self) -> Response {
+        error(self.0, self.1)
     }
 }
 
@@ -152,10 +146,11 @@ pub(crate) fn is_protobuf(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("protobuf"))
 }
 
-/// Hands parsed events to the WAL and waits until they are durable; the WAL sequence
-/// number of their record.
+/// Hands parsed events to the WAL and waits until they are durable (waiting for room in
+/// its queue first: the in-flight budget, not the queue, decides when to answer 429);
+/// the WAL sequence number of their record.
 pub(crate) async fn submit(pipeline: &Pipeline, events: Vec<Event>) -> Result<u64, Refusal> {
-    Ok(pipeline.wal().try_submit(WalRecord { events, checkpoints: vec![] }).await?)
+    Ok(pipeline.wal().submit(WalRecord { events, checkpoints: vec![] }).await?)
 }
 
 /// One parser per source a request names, built from the configured source of that name
@@ -186,8 +181,7 @@ impl SourceParsers {
             if let Some(format) = self.format_override {
                 source = SourceConfig { module: source.module.clone(), ..SourceConfig::adhoc(name.to_owned(), format) };
             }
-            let parser =
-                self.pipeline.parser(&source).map_err(|e| Refusal::Status(StatusCode::BAD_REQUEST, e.to_string()))?;
+            let parser = self.pipeline.parser(&source).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.to_string()))?;
             self.parsers.insert(name.to_owned(), parser);
         }
         Ok(self.parsers.get_mut(name).expect("inserted above"))
@@ -198,9 +192,7 @@ impl SourceParsers {
 pub(crate) fn format_param(value: Option<&str>) -> Result<Option<FormatName>, Refusal> {
     value
         .filter(|f| !f.is_empty())
-        .map(|f| {
-            f.parse::<FormatName>().map_err(|e| Refusal::Status(StatusCode::BAD_REQUEST, format!("`format`: {e}")))
-        })
+        .map(|f| f.parse::<FormatName>().map_err(|e| Refusal(StatusCode::BAD_REQUEST, format!("`format`: {e}"))))
         .transpose()
 }
 
@@ -210,7 +202,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> Result<T, Refusal> {
     tokio::task::spawn_blocking(work)
         .await
-        .unwrap_or_else(|e| Err(Refusal::Status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))
+        .unwrap_or_else(|e| Err(Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))
 }
 
 pub(crate) fn no_content() -> Response {

@@ -36,7 +36,7 @@ pub(crate) async fn logs(
                 .into_response()
         }
         Ok(()) => Json(json!({})).into_response(),
-        Err(refusal) => refusal.into_response(&state.pipeline),
+        Err(refusal) => refusal.into_response(),
     }
 }
 

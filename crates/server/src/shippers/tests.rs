@@ -297,6 +297,19 @@ async fn oversized_bodies_are_refused_before_they_are_read() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_spent_in_flight_budget_answers_429_with_retry_after() {
+    let (_dir, state) = start().await;
+    let held = state.ingest.budget.clone().try_acquire_many_owned((super::IN_FLIGHT_BYTES >> 10) as u32).unwrap();
+    let answer = call(&state, post("/_bulk", "application/x-ndjson", "{\"index\":{}}\n{}\n")).await;
+    assert_eq!(answer.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(answer.headers[header::RETRY_AFTER], "1");
+    assert!(state.pipeline.metrics().render().contains("sluice_http_throttled_total 1"));
+    drop(held);
+    let answer = call(&state, post("/api/v1/ingest?format=plain", "text/plain", "fits again")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bytes_in_are_counted_per_source() {
     let (_dir, state) = start().await;
     call(&state, post("/api/v1/ingest?source=shop&format=plain", "text/plain", "twelve bytes")).await;

@@ -7,7 +7,10 @@
 //! sluice-load throughput --addr 127.0.0.1:7080 --connections 4 --batch-kb 1024 \
 //!     /tmp/shop/nginx/access.log=/api/v1/ingest?source=nginx&format=nginx ...
 //! sluice-load connections --addr 127.0.0.1:7080 --count 10000
+//! sluice-load append --rate 50000 --seconds 20 INPUT.log OUTPUT.log
 //! ```
+//! `append` is the application side of a tailing test: it copies INPUT's lines to the end
+//! of OUTPUT at a steady rate (looping over INPUT), flushing every few milliseconds.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -193,10 +196,43 @@ async fn connections(addr: SocketAddr, count: usize) {
     );
 }
 
+/// Appends INPUT's lines to OUTPUT at `rate` lines per second for `seconds`.
+fn append(rate: u64, seconds: u64, input: &str, output: &str) {
+    use std::io::Write;
+    let data = std::fs::read(input).unwrap_or_else(|e| panic!("cannot read {input}: {e}"));
+    let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
+    assert!(!lines.is_empty(), "{input} has no lines");
+    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(output).expect("open output");
+    let started = Instant::now();
+    let (mut written, mut bytes, mut next) = (0u64, 0u64, 0usize);
+    let tick = Duration::from_millis(5);
+    let mut buf = Vec::with_capacity(1 << 20);
+    while started.elapsed() < Duration::from_secs(seconds) {
+        let due = (started.elapsed().as_secs_f64() * rate as f64) as u64;
+        while written < due {
+            buf.extend_from_slice(lines[next]);
+            next = (next + 1) % lines.len();
+            written += 1;
+        }
+        out.write_all(&buf).expect("append");
+        bytes += buf.len() as u64;
+        buf.clear();
+        std::thread::sleep(tick);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "appended {written} lines ({:.1} MiB) in {secs:.2} s: {:.0} lines/s, {:.1} MiB/s",
+        bytes as f64 / 1048576.0,
+        written as f64 / secs,
+        bytes as f64 / 1048576.0 / secs
+    );
+}
+
 fn usage() -> ! {
     eprintln!(
         "usage: sluice-load throughput --addr A [--connections N] [--batch-kb K] FILE=PATH...\n       \
-         sluice-load connections --addr A [--count N]"
+         sluice-load connections --addr A [--count N]\n       \
+         sluice-load append [--rate LINES_PER_S] [--seconds S] INPUT OUTPUT"
     );
     std::process::exit(2)
 }
@@ -206,6 +242,7 @@ fn main() {
     let mode = args.next().unwrap_or_else(|| usage());
     let (mut addr, mut conns, mut batch_kb, mut count, mut targets) =
         (None, 4usize, 1024usize, 10_000usize, Vec::new());
+    let (mut rate, mut seconds, mut files) = (50_000u64, 20u64, Vec::new());
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage());
         match arg.as_str() {
@@ -213,11 +250,18 @@ fn main() {
             "--connections" => conns = value().parse().unwrap_or_else(|_| usage()),
             "--batch-kb" => batch_kb = value().parse().unwrap_or_else(|_| usage()),
             "--count" => count = value().parse().unwrap_or_else(|_| usage()),
+            "--rate" => rate = value().parse().unwrap_or_else(|_| usage()),
+            "--seconds" => seconds = value().parse().unwrap_or_else(|_| usage()),
             target => match target.split_once('=') {
                 Some((file, path)) => targets.push((file.to_owned(), path.to_owned())),
-                None => usage(),
+                None => files.push(target.to_owned()),
             },
         }
+    }
+    if mode == "append" {
+        let [input, output] = files.as_slice() else { usage() };
+        append(rate, seconds, input, output);
+        return;
     }
     let addr: SocketAddr = addr.unwrap_or_else(|| usage()).parse().unwrap_or_else(|_| usage());
     if !addr.ip().is_loopback() {

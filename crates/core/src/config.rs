@@ -293,6 +293,11 @@ pub struct SourceConfig {
     pub module: Option<String>,
     #[serde(default)]
     pub start_at: StartAt,
+    /// Also read rotated files logrotate compressed (`*.gz` the glob matches), once each,
+    /// from where reading their uncompressed original stopped. Off by default: without it,
+    /// `.gz` files the glob matches are skipped, never tailed as text.
+    #[serde(default)]
+    pub read_compressed: bool,
 }
 
 impl SourceConfig {
@@ -308,6 +313,7 @@ impl SourceConfig {
             timezone: None,
             module: None,
             start_at: StartAt::Beginning,
+            read_compressed: false,
         }
     }
 }

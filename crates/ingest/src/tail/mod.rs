@@ -20,6 +20,8 @@ use sluice_parsers::Parser;
 use tracing::{debug, info, warn};
 
 use crate::wal::WalHandle;
+
+mod compressed;
 use crate::{FileCheckpoint, WalRecord};
 
 const FINGERPRINT_BYTES: usize = 1024;
@@ -217,6 +219,8 @@ pub struct Tailer {
     restored: HashMap<(u64, u64), FileCheckpoint>,
     first_scan: bool,
     stats: TailStats,
+    /// Compressed files read to their end (they never grow).
+    finished: std::collections::HashSet<(u64, u64)>,
 }
 
 impl Tailer {
@@ -239,6 +243,7 @@ impl Tailer {
             restored,
             first_scan: true,
             stats: TailStats::default(),
+            finished: Default::default(),
         }
     }
 
@@ -282,6 +287,7 @@ impl Tailer {
         for file in self.files.values_mut() {
             file.seen = false;
         }
+        let mut compressed_due = Vec::new();
         for (index, source) in self.sources.iter().enumerate() {
             let Some(pattern) = &source.path else { continue };
             let paths = match glob::glob(pattern) {
@@ -297,6 +303,14 @@ impl Tailer {
                     continue;
                 }
                 let key = (meta.dev(), meta.ino());
+                if compressed::is_compressed(&path) {
+                    // Rotated and compressed: read once, whole, if the source asks for it;
+                    // never tailed as text.
+                    if source.read_compressed && !self.finished.contains(&key) {
+                        compressed_due.push((index, path, key));
+                    }
+                    continue;
+                }
                 if let Some(file) = self.files.get_mut(&key) {
                     file.seen = true;
                     file.path = path;
@@ -309,6 +323,11 @@ impl Tailer {
                     }
                     Err(error) => warn!(path = %path.display(), %error, "cannot open file to tail"),
                 }
+            }
+        }
+        for (index, path, key) in compressed_due {
+            if !self.read_compressed(index, &path, key) {
+                break;
             }
         }
         self.first_scan = false;
@@ -400,8 +419,11 @@ impl Tailer {
                 return Ok(false);
             }
             debug!(path = %file.path.display(), "released file");
+            // Remembered, so a compressed copy of it (logrotate's `compress`) is known.
+            let last = file.checkpoint(end);
             self.files.remove(&key);
             self.stats.release(key);
+            self.restored.insert(key, last);
         }
         Ok(true)
     }
@@ -507,16 +529,30 @@ mod tests {
         }
 
         fn tailer(&self, format: FormatName, restored: Vec<FileCheckpoint>) -> Tailer {
+            let source = SourceConfig {
+                path: Some(format!("{}/app*.log", self.logs.display())),
+                ..SourceConfig::adhoc("app", format)
+            };
+            self.tailer_for(source, restored)
+        }
+
+        /// A plain-text source over `app.log*` (rotated names included), reading `.gz` copies.
+        fn rotating_tailer(&self, restored: Vec<FileCheckpoint>) -> Tailer {
+            let source = SourceConfig {
+                path: Some(format!("{}/app.log*", self.logs.display())),
+                read_compressed: true,
+                ..SourceConfig::adhoc("app", FormatName::Plain)
+            };
+            self.tailer_for(source, restored)
+        }
+
+        fn tailer_for(&self, source: SourceConfig, restored: Vec<FileCheckpoint>) -> Tailer {
             let wal = Arc::new(Mutex::new(Wal::open(&self.wal_dir, 0).unwrap()));
             let received = self.received.clone();
             let (handle, _thread) = start_writer(wal, 8, move |_, record| {
                 received.lock().unwrap().push(record);
                 true
             });
-            let source = SourceConfig {
-                path: Some(format!("{}/app*.log", self.logs.display())),
-                ..SourceConfig::adhoc("app", format)
-            };
             let factory: ParserFactory = Arc::new(|source: &SourceConfig| {
                 Parser::for_source(&Config::default(), source, ModuleRouter::default(), "h", DateTime::UNIX_EPOCH)
                     .unwrap()
@@ -594,6 +630,64 @@ mod tests {
         let mut got = h.messages();
         got.sort();
         assert_eq!(got, vec!["a1", "a2", "a3", "b1"]);
+    }
+
+    /// logrotate's `compress`: app.log -> app.log.1 -> app.log.1.gz, a new app.log.
+    fn rotate_and_compress(h: &Harness) {
+        let (log, rotated) = (h.logs.join("app.log"), h.logs.join("app.log.1"));
+        std::fs::rename(&log, &rotated).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&std::fs::read(&rotated).unwrap()).unwrap();
+        std::fs::write(h.logs.join("app.log.1.gz"), gz.finish().unwrap()).unwrap();
+        std::fs::remove_file(&rotated).unwrap();
+    }
+
+    fn numbered(range: std::ops::Range<usize>) -> String {
+        range.map(|i| format!("line {i} {}\n", "x".repeat(40))).collect()
+    }
+
+    #[test]
+    fn a_compressed_copy_of_a_tailed_file_adds_nothing() {
+        let h = Harness::new();
+        let mut tailer = h.rotating_tailer(vec![]);
+        h.append("app.log", &numbered(0..40));
+        poll_for(&mut tailer, 3);
+        rotate_and_compress(&h);
+        h.append("app.log", &numbered(40..45));
+        poll_for(&mut tailer, 20);
+        let expected: Vec<String> = numbered(0..45).lines().map(str::to_owned).collect();
+        assert_eq!(h.messages(), expected);
+    }
+
+    #[test]
+    fn a_file_rotated_and_compressed_while_down_is_read_from_its_checkpoint() {
+        let h = Harness::new();
+        let mut first = h.rotating_tailer(vec![]);
+        h.append("app.log", &numbered(0..30));
+        poll_for(&mut first, 3);
+        drop(first);
+        // While Sluice is down: more lines, then rotation with compression.
+        h.append("app.log", &numbered(30..35));
+        rotate_and_compress(&h);
+        h.append("app.log", &numbered(35..37));
+        let mut second = h.rotating_tailer(h.last_checkpoints());
+        poll_for(&mut second, 20);
+        let expected: Vec<String> = numbered(0..37).lines().map(str::to_owned).collect();
+        let mut got = h.messages();
+        got.sort_by_key(|m| m.split(' ').nth(1).and_then(|n| n.parse::<u32>().ok()));
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn compressed_files_are_never_tailed_as_text_unless_asked() {
+        let h = Harness::new();
+        let mut tailer = h.tailer(FormatName::Plain, vec![]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"inside\n").unwrap();
+        std::fs::write(h.logs.join("app-old.log.gz"), gz.finish().unwrap()).unwrap();
+        std::fs::write(h.logs.join("app-old2.log"), "plain\n").unwrap();
+        poll_for(&mut tailer, 3);
+        assert_eq!(h.messages(), vec!["plain"]);
     }
 
     #[test]

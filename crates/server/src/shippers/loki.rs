@@ -44,12 +44,7 @@ async fn receive(state: &AppState, params: PushParams, headers: HeaderMap, raw: 
         let mut events = Vec::new();
         for stream in streams {
             let source = params.source.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| stream.source().to_owned());
-            let bytes: usize = stream.entries.iter().map(|e| e.text.len()).sum();
-            pipeline.metrics().count_received(&source, bytes);
-            let parser = parsers.get(&source)?;
-            for entry in stream.entries {
-                parser.push_record(entry, &mut events);
-            }
+            parsers.push_records(&source, stream.entries, &mut events)?;
         }
         Ok(events)
     })

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use sluice_core::{Event, FormatName, SourceConfig};
 use sluice_ingest::{IngestError, WalRecord};
-use sluice_parsers::Parser;
+use sluice_parsers::{Parser, PushedRecord};
 use tokio::sync::Semaphore;
 
 use crate::api::error;
@@ -185,6 +185,22 @@ impl SourceParsers {
             self.parsers.insert(name.to_owned(), parser);
         }
         Ok(self.parsers.get_mut(name).expect("inserted above"))
+    }
+
+    /// Records a shipper pushed for one source: counted as bytes in, then parsed.
+    pub(crate) fn push_records(
+        &mut self,
+        source: &str,
+        records: Vec<PushedRecord>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Refusal> {
+        let bytes = records.iter().map(|r| r.text.len()).sum();
+        self.pipeline.metrics().count_received(source, bytes);
+        let parser = self.get(source)?;
+        for record in records {
+            parser.push_record(record, events);
+        }
+        Ok(())
     }
 }
 

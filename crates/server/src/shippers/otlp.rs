@@ -55,12 +55,7 @@ async fn receive(state: &AppState, params: LogsParams, headers: HeaderMap, raw: 
                 .filter(|s| !s.is_empty())
                 .or(resource.service)
                 .unwrap_or_else(|| "otlp".to_owned());
-            let bytes: usize = resource.records.iter().map(|r| r.text.len()).sum();
-            pipeline.metrics().count_received(&source, bytes);
-            let parser = parsers.get(&source)?;
-            for record in resource.records {
-                parser.push_record(record, &mut events);
-            }
+            parsers.push_records(&source, resource.records, &mut events)?;
         }
         Ok(events)
     })

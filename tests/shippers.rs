@@ -1,8 +1,9 @@
 //! Real shippers and clients push into a real `sluice serve` over a real socket:
 //! syslog-ng tailing a file into `_bulk` (its `elasticsearch-http()` destination), the
-//! official Python `elasticsearch` client's bulk helper, the OpenTelemetry Python SDK's
-//! OTLP/HTTP log exporter, and a Loki push in both encodings (JSON, and snappy protobuf
-//! built by Google's protobuf runtime from Loki's push.proto field numbers).
+//! official Python `elasticsearch` client's bulk helper, the OpenTelemetry SDKs' OTLP/HTTP
+//! log exporters (Python's sends protobuf, JavaScript's JSON), and a Loki push in both
+//! encodings (JSON, and snappy protobuf built by Google's protobuf runtime from Loki's
+//! push.proto field numbers).
 //! `.ci/run` installs them; without them (outside CI) the tests say what they skipped.
 
 mod support;
@@ -126,6 +127,53 @@ fn opentelemetry_python_sdk_exports_logs() {
     assert_eq!(hit["fields"]["otel.scope.name"], "shop.inventory");
     let error = &server.search("otelsdk-error", "&aggs=false")["hits"][0];
     assert_eq!(error["level"], "error");
+}
+
+const OTEL_JS_SDK: &str = r#"
+const { LoggerProvider, BatchLogRecordProcessor } = require('@opentelemetry/sdk-logs');
+const { OTLPLogExporter } = require('@opentelemetry/exporter-logs-otlp-http');
+const { resourceFromAttributes } = require('@opentelemetry/resources');
+const exporter = new OTLPLogExporter({ url: process.argv[1] + '/v1/logs' });
+const provider = new LoggerProvider({
+  resource: resourceFromAttributes({ 'service.name': 'checkout-web', 'host.name': 'web-9' }),
+  processors: [new BatchLogRecordProcessor({ exporter })],
+});
+const logger = provider.getLogger('shop.checkout');
+for (let i = 0; i < 300; i++) {
+  const failed = i % 3 === 0;
+  logger.emit({
+    severityNumber: failed ? 17 : 9,
+    severityText: failed ? 'ERROR' : 'INFO',
+    body: `cart submit nodeotlp ${i}`,
+    attributes: { 'http.response.status_code': failed ? 502 : 200, cart: `c${i}`, retry: i % 2 === 0, ratio: 0.5 },
+  });
+}
+provider.shutdown().then(() => console.log('sent'), (e) => { console.error(e); process.exit(1); });
+"#;
+
+/// The OpenTelemetry JavaScript SDK's exporter sends OTLP/JSON (`$SLUICE_NODE_PATH`: the
+/// node_modules `.ci/run` installs it into).
+#[test]
+fn opentelemetry_js_sdk_exports_logs_as_json() {
+    let Some(modules) = std::env::var_os("SLUICE_NODE_PATH") else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must not skip: SLUICE_NODE_PATH is not set");
+        eprintln!("SKIPPED: set SLUICE_NODE_PATH to a node_modules with @opentelemetry/sdk-logs (see .ci/run)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    let output = Command::new("node")
+        .args(["-e", OTEL_JS_SDK, &format!("http://{}", server.addr)])
+        .env("NODE_PATH", modules)
+        .output()
+        .expect("run node");
+    assert!(output.status.success(), "node exporter failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(wait_for_count(&server, "nodeotlp", 300), 300);
+    assert_eq!(count(&server, "nodeotlp AND level:error AND http.response.status_code:502"), 100);
+    assert_eq!(count(&server, "nodeotlp AND source:checkout-web AND module:order"), 300);
+    let hit = &server.search("cart:c7", "&aggs=false")["hits"][0];
+    assert_eq!((hit["host"].as_str(), hit["fields"]["retry"].as_bool()), (Some("web-9"), Some(false)));
+    assert_eq!(hit["fields"]["ratio"], 0.5);
 }
 
 const LOKI_PUSH: &str = r#"

@@ -30,7 +30,11 @@ pub(crate) fn build() -> Schema {
         .set_tokenizer(LOG_TOKENIZER)
         .set_index_option(IndexRecordOption::WithFreqsAndPositions);
     builder.add_text_field("message", TextOptions::default().set_indexing_options(text.clone()));
-    builder.add_json_field("fields", JsonObjectOptions::default().set_indexing_options(text).set_fast("raw"));
+    // Dotted keys (`http.response.status_code` from OTLP, `log.file.path` from Beats) are
+    // indexed as paths, so `http.response.status_code:502` finds them as it finds nested
+    // objects.
+    let fields = JsonObjectOptions::default().set_indexing_options(text).set_fast("raw").set_expand_dots_enabled();
+    builder.add_json_field("fields", fields);
     builder.add_text_field("_source", STORED);
     builder.build()
 }

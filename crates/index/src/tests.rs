@@ -98,11 +98,17 @@ fn filter_events_judges_archived_events_like_a_search() {
         e.fields.insert("status".into(), status.into());
         events.push(e);
     }
+    events[0].fields.insert("http.response.status_code".into(), 504.into());
+    events[1].fields.insert("log".into(), serde_json::json!({"file": {"path": "/var/log/app.log"}}));
     let pick = |q: &str| -> Vec<String> {
         crate::filter_events(q, events.clone()).unwrap().into_iter().map(|e| e.message).collect()
     };
     assert_eq!(pick("*").len(), 3);
     assert_eq!(pick("status:>=500"), ["payment timeout for order 1", "支付超时 order 2"]);
+    // Dotted keys and nested objects are one path either way.
+    assert_eq!(pick("http.response.status_code:504"), ["payment timeout for order 1"]);
+    assert_eq!(pick("http.response.status_code:>=500"), ["payment timeout for order 1"]);
+    assert_eq!(pick("log.file.path:\"/var/log/app.log\""), ["order created"]);
     assert_eq!(pick("支付超时"), ["支付超时 order 2"]);
     assert_eq!(pick("order -timeout"), ["order created", "支付超时 order 2"]);
     assert_eq!(pick("order AND NOT timeout"), ["order created", "支付超时 order 2"]);

@@ -30,7 +30,7 @@ use crate::{AppState, MAX_BODY_BYTES, MAX_DECODED_BYTES};
 /// is what bounds ingest memory whatever the number of connections.
 pub const IN_FLIGHT_BYTES: usize = 64 << 20;
 /// What a body of unknown length (chunked) is charged against the budget up front.
-const UNKNOWN_LENGTH_CHARGE: usize = 4 << 20;
+const UNKNOWN_LENGTH_CHARGE: usize = 1 << 20;
 
 /// Ingest's shared state: the in-flight budget, the accepted tokens, and what
 /// Elasticsearch clients stored with `PUT` at start-up.

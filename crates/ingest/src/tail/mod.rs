@@ -383,10 +383,13 @@ impl Tailer {
             got_data = true;
             file.partial.extend_from_slice(&buf[..n]);
             split_lines(file, &mut events);
-            if events.len() >= MAX_BATCH_EVENTS
-                && !submit(&self.wal, file, std::mem::take(&mut events), file.safe_offset())
-            {
-                return Ok(false);
+            if events.len() >= MAX_BATCH_EVENTS {
+                if !submit(&self.wal, file, std::mem::take(&mut events), file.safe_offset()) {
+                    return Ok(false);
+                }
+                // The WAL may have held us back: publish the backlog still ahead.
+                let behind = size.saturating_sub(file.read_offset());
+                self.stats.update(key, file, 0, behind, file.caught_up.elapsed().as_secs_f64());
             }
         }
         if got_data {

@@ -1,7 +1,8 @@
 //! Enough of Elasticsearch's API that Filebeat, Logstash, Fluent Bit, Vector, syslog-ng,
 //! rsyslog and the official clients ship to Sluice unchanged: `GET /` (the version check),
 //! `_bulk`, single-document `_doc`/`_create`, and the start-up probes (license, xpack,
-//! cluster health, index/legacy/component templates, ILM policies, ingest pipelines: what
+//! cluster health, index/legacy/component templates, ILM policies, ingest pipelines, data
+//! streams: what
 //! a client `PUT`s is kept in memory and read back, so "create if missing" logic settles).
 //! Every answer carries `X-Elastic-Product: Elasticsearch`, which the official clients
 //! check before trusting a response.
@@ -125,6 +126,9 @@ pub(crate) async fn probe_get(State(state): State<AppState>, Path((kind, name)):
     let answer = match kind.as_str() {
         "_index_template" => json!({ "index_templates": [{ "name": name, "index_template": body }] }),
         "_component_template" => json!({ "component_templates": [{ "name": name, "component_template": body }] }),
+        "_data_stream" => {
+            json!({ "data_streams": [{ "name": name, "status": "GREEN", "template": body.get("template").cloned().unwrap_or(Value::Null) }] })
+        }
         "_ilm/policy" => {
             json!({ name: { "version": 1, "modified_date": "2026-01-01T00:00:00.000Z", "policy": body.get("policy").cloned().unwrap_or(body) } })
         }
@@ -169,6 +173,7 @@ probe_kind!(get_legacy_template, put_legacy_template, "_template");
 probe_kind!(get_component_template, put_component_template, "_component_template");
 probe_kind!(get_ilm_policy, put_ilm_policy, "_ilm/policy");
 probe_kind!(get_ingest_pipeline, put_ingest_pipeline, "_ingest/pipeline");
+probe_kind!(get_data_stream, put_data_stream, "_data_stream");
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct BulkParams {

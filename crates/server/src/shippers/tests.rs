@@ -137,6 +137,10 @@ async fn start_up_probes_keep_what_clients_put() {
     assert_eq!(call(&state, put).await.json()["acknowledged"], true);
     let found = call(&state, Request::get("/_index_template/filebeat-8").body(Body::empty()).unwrap()).await;
     assert_eq!(found.json()["index_templates"][0]["index_template"]["index_patterns"][0], "filebeat-*");
+    let put = Request::put("/_data_stream/logs-web-default").body(Body::empty()).unwrap();
+    assert_eq!(call(&state, put).await.json()["acknowledged"], true);
+    let found = call(&state, Request::get("/_data_stream/logs-web-default").body(Body::empty()).unwrap()).await;
+    assert_eq!(found.json()["data_streams"][0]["name"], "logs-web-default");
     for probe in ["/_license", "/_xpack", "/_cluster/health"] {
         let answer = call(&state, Request::get(probe).body(Body::empty()).unwrap()).await;
         assert_eq!(answer.status, StatusCode::OK, "{probe}");

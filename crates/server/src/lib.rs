@@ -91,6 +91,7 @@ pub fn app(state: AppState) -> Router {
         .route("/_ilm/policy/{name}", get(elastic::get_ilm_policy).put(elastic::put_ilm_policy))
         .route("/_ingest/pipeline/{name}", get(elastic::get_ingest_pipeline).put(elastic::put_ingest_pipeline))
         .route("/_data_stream/{name}", get(elastic::get_data_stream).put(elastic::put_data_stream))
+        .route("/{index}", get(elastic::get_index).put(elastic::put_index))
         .layer(from_fn(elastic::product_header));
     Router::new()
         .merge(ingest)

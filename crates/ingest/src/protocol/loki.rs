@@ -31,10 +31,28 @@ impl LokiStream {
     }
 }
 
-/// Decodes a push body. `protobuf` is true for `application/x-protobuf` bodies, which are
-/// snappy block-compressed by every Loki client.
-pub fn decode(body: &[u8], protobuf: bool) -> Result<Vec<LokiStream>, IngestError> {
-    if protobuf { decode_protobuf(body) } else { decode_json(body) }
+/// How a push body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Json,
+    /// `application/x-protobuf`: snappy block-compressed by every Loki client.
+    SnappyProtobuf,
+    /// Protobuf whose snappy layer was already undone (sent as `Content-Encoding: snappy`,
+    /// as Prometheus remote-write clients do).
+    Protobuf,
+}
+
+pub fn decode(body: &[u8], encoding: Encoding) -> Result<Vec<LokiStream>, IngestError> {
+    match encoding {
+        Encoding::Json => decode_json(body),
+        Encoding::SnappyProtobuf => {
+            let raw = snap::raw::Decoder::new()
+                .decompress_vec(body)
+                .map_err(|e| IngestError::BadBody(format!("Loki protobuf body is not snappy-compressed: {e}")))?;
+            decode_protobuf(&raw)
+        }
+        Encoding::Protobuf => decode_protobuf(body),
+    }
 }
 
 #[derive(Deserialize)]
@@ -125,11 +143,8 @@ mod wire {
     }
 }
 
-fn decode_protobuf(body: &[u8]) -> Result<Vec<LokiStream>, IngestError> {
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(|e| IngestError::BadBody(format!("Loki protobuf body is not snappy-compressed: {e}")))?;
-    let push = <wire::PushRequest as prost::Message>::decode(raw.as_slice())
+fn decode_protobuf(raw: &[u8]) -> Result<Vec<LokiStream>, IngestError> {
+    let push = <wire::PushRequest as prost::Message>::decode(raw)
         .map_err(|e| IngestError::BadBody(format!("invalid Loki PushRequest: {e}")))?;
     let mut streams = Vec::with_capacity(push.streams.len());
     for (s, stream) in push.streams.into_iter().enumerate() {
@@ -213,7 +228,7 @@ mod tests {
     fn json_push_with_labels_and_metadata() {
         let body = br#"{"streams":[{"stream":{"job":"checkout","level":"error","host":"web-3"},
             "values":[["1763647200000000001","payment timeout"],["1763647201000000000","retry",{"trace_id":"abc"}]]}]}"#;
-        let streams = decode(body, false).unwrap();
+        let streams = decode(body, Encoding::Json).unwrap();
         assert_eq!(streams[0].source(), "checkout");
         let first = &streams[0].entries[0];
         assert_eq!(first.text, "payment timeout");
@@ -226,9 +241,9 @@ mod tests {
 
     #[test]
     fn json_errors_name_the_entry() {
-        let err = decode(br#"{"streams":[{"stream":{},"values":[["1","a"],["x","b"]]}]}"#, false).unwrap_err();
+        let err = decode(br#"{"streams":[{"stream":{},"values":[["1","a"],["x","b"]]}]}"#, Encoding::Json).unwrap_err();
         assert!(err.to_string().contains("streams[0].values[1]"), "{err}");
-        assert!(decode(b"{\"streams\":", false).is_err());
+        assert!(decode(b"{\"streams\":", Encoding::Json).is_err());
     }
 
     #[test]
@@ -244,14 +259,15 @@ mod tests {
                 hash: 0,
             }],
         };
+        assert_eq!(decode(&push.encode_to_vec(), Encoding::Protobuf).unwrap()[0].entries.len(), 1);
         let body = snap::raw::Encoder::new().compress_vec(&push.encode_to_vec()).unwrap();
-        let streams = decode(&body, true).unwrap();
+        let streams = decode(&body, Encoding::SnappyProtobuf).unwrap();
         assert_eq!(streams[0].source(), "order-svc");
         assert_eq!(streams[0].labels["env"], "prod \"eu\"");
         let entry = &streams[0].entries[0];
         assert_eq!(entry.timestamp.unwrap().timestamp_nanos_opt(), Some(1_763_647_200_000_000_005));
         assert_eq!(entry.fields["trace_id"], "t1");
-        assert!(decode(b"not snappy", true).is_err());
+        assert!(decode(b"not snappy", Encoding::SnappyProtobuf).is_err());
     }
 
     #[test]

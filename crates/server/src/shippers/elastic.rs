@@ -175,6 +175,25 @@ probe_kind!(get_ilm_policy, put_ilm_policy, "_ilm/policy");
 probe_kind!(get_ingest_pipeline, put_ingest_pipeline, "_ingest/pipeline");
 probe_kind!(get_data_stream, put_data_stream, "_data_stream");
 
+/// `GET|HEAD /{index}`: every index exists (documents go to any name), so clients that
+/// check before writing (or create on 404) go on to write. Names starting with `_` are
+/// APIs Sluice does not have.
+pub(crate) async fn get_index(Path(index): Path<String>) -> Response {
+    if index.starts_with('_') {
+        return es_error(StatusCode::NOT_FOUND, "illegal_argument_exception", format!("no handler for [{index}]"));
+    }
+    Json(json!({ index: { "aliases": {}, "mappings": {}, "settings": { "index": { "number_of_shards": "1" } } } }))
+        .into_response()
+}
+
+/// `PUT /{index}`: acknowledged (there is nothing to create).
+pub(crate) async fn put_index(Path(index): Path<String>) -> Response {
+    if index.starts_with('_') {
+        return es_error(StatusCode::NOT_FOUND, "illegal_argument_exception", format!("no handler for [{index}]"));
+    }
+    Json(json!({ "acknowledged": true, "shards_acknowledged": true, "index": index })).into_response()
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct BulkParams {
     refresh: Option<String>,

@@ -5,7 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde::Deserialize;
 use sluice_core::FormatName;
@@ -36,10 +36,19 @@ async fn receive(state: &AppState, params: PushParams, headers: HeaderMap, raw: 
     let format = format_param(params.format.as_deref())?;
     let pipeline = state.pipeline.clone();
     let events = blocking(move || {
-        let protobuf = is_protobuf(&headers);
-        // Protobuf pushes are snappy-compressed inside; a Content-Encoding comes on top.
+        // Protobuf pushes are snappy-compressed inside; a Content-Encoding comes on top,
+        // and `Content-Encoding: snappy` is that same layer, undone already.
+        let snappy_outside = headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|e| e.trim().eq_ignore_ascii_case("snappy"));
+        let encoding = match (is_protobuf(&headers), snappy_outside) {
+            (false, _) => loki::Encoding::Json,
+            (true, false) => loki::Encoding::SnappyProtobuf,
+            (true, true) => loki::Encoding::Protobuf,
+        };
         let body = decoded_body(&raw, &headers)?;
-        let streams = loki::decode(&body, protobuf)?;
+        let streams = loki::decode(&body, encoding)?;
         let mut parsers = SourceParsers::new(pipeline.clone(), FormatName::Auto, format);
         let mut events = Vec::new();
         for stream in streams {

@@ -141,6 +141,15 @@ async fn start_up_probes_keep_what_clients_put() {
     assert_eq!(call(&state, put).await.json()["acknowledged"], true);
     let found = call(&state, Request::get("/_data_stream/logs-web-default").body(Body::empty()).unwrap()).await;
     assert_eq!(found.json()["data_streams"][0]["name"], "logs-web-default");
+    let index = call(&state, Request::head("/logstash-2026.12.04").body(Body::empty()).unwrap()).await;
+    assert_eq!(index.status, StatusCode::OK);
+    let put = Request::put("/logstash-2026.12.04").body(Body::empty()).unwrap();
+    assert_eq!(call(&state, put).await.json()["acknowledged"], true);
+    let unknown = call(&state, Request::get("/_nodes").body(Body::empty()).unwrap()).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    // Sluice's own routes still win over the catch-all index name.
+    let health = call(&state, Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(String::from_utf8_lossy(&health.body), "ok\n");
     for probe in ["/_license", "/_xpack", "/_cluster/health"] {
         let answer = call(&state, Request::get(probe).body(Body::empty()).unwrap()).await;
         assert_eq!(answer.status, StatusCode::OK, "{probe}");

@@ -1,5 +1,7 @@
 //! Real shippers and clients push into a real `sluice serve` over a real socket:
-//! syslog-ng tailing a file into `_bulk` (its `elasticsearch-http()` destination), the
+//! syslog-ng tailing a file into `_bulk` (its `elasticsearch-http()` destination), rsyslog
+//! doing the same with `imfile` and `omelasticsearch` (which reads the version `GET /`
+//! reports), the
 //! official Python `elasticsearch` client's bulk helper, the OpenTelemetry SDKs' OTLP/HTTP
 //! log exporters (Python's sends protobuf, JavaScript's JSON), and a Loki push in both
 //! encodings (JSON, and snappy protobuf built by Google's protobuf runtime from Loki's
@@ -23,6 +25,10 @@ fn serve(dir: &Path) -> Server {
 [[sources]]
 name = "shop-app"          # syslog-ng's index: its lines are logback text
 format = "logback"
+
+[[sources]]
+name = "shop-web"          # rsyslog's index: nginx access lines
+format = "nginx"
 "#,
     )
     .unwrap();
@@ -313,4 +319,91 @@ log {{ source(s_app); destination(d_sluice); }};
     let hit = &server.search("\"seq=7\"", "&aggs=false")["hits"][0];
     assert_eq!(hit["fields"]["logger"], "com.shop.order.OrderService");
     assert_eq!(hit["fields"]["thread"], "http-nio-8080-exec-7");
+}
+
+/// rsyslog follows a file with `imfile` and ships it with `omelasticsearch` in bulk mode.
+#[test]
+fn rsyslog_tails_a_file_into_bulk() {
+    // Debian's rsyslog and syslog-ng packages conflict, so `.ci/run` unpacks rsyslog's
+    // into a folder of its own: `$SLUICE_RSYSLOGD` and `$SLUICE_RSYSLOG_MODULES`.
+    let rsyslogd = std::env::var("SLUICE_RSYSLOGD").unwrap_or_else(|_| "/usr/sbin/rsyslogd".into());
+    if !Command::new(&rsyslogd).arg("-v").output().is_ok_and(|o| o.status.success()) {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must not skip: {rsyslogd} does not run");
+        eprintln!("SKIPPED: no rsyslogd (apt-get install rsyslog rsyslog-elasticsearch, or set SLUICE_RSYSLOGD)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path());
+    let (host, port) = server.addr.rsplit_once(':').unwrap();
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, "").unwrap();
+    let work = dir.path().join("rsyslog");
+    std::fs::create_dir_all(&work).unwrap();
+    let conf = dir.path().join("rsyslog.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            r#"global(workDirectory="{work}")
+module(load="imfile")
+module(load="omelasticsearch")
+input(type="imfile" File="{log}" Tag="web" ruleset="ship")
+template(name="doc" type="list" option.json="on") {{
+  constant(value="{{\"@timestamp\":\"") property(name="timereported" dateFormat="rfc3339")
+  constant(value="\",\"message\":\"") property(name="msg")
+  constant(value="\",\"host\":\"") property(name="hostname")
+  constant(value="\"}}")
+}}
+ruleset(name="ship") {{
+  action(type="omelasticsearch" server="{host}" serverport="{port}" template="doc" searchIndex="shop-web"
+         bulkmode="on" queue.type="linkedlist" queue.dequeuebatchsize="200" action.resumeretrycount="-1"
+         errorfile="{work}/es-errors.json")
+}}
+"#,
+            work = work.display(),
+            log = log.display(),
+        ),
+    )
+    .unwrap();
+    let mut shipper = Command::new(&rsyslogd);
+    if let Ok(modules) = std::env::var("SLUICE_RSYSLOG_MODULES") {
+        shipper.arg("-M").arg(modules);
+    }
+    let mut shipper = shipper
+        .args(["-n", "-f"])
+        .arg(&conf)
+        .arg("-i")
+        .arg(work.join("rsyslogd.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rsyslogd");
+    let lines = 1000;
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    for i in 0..lines {
+        use std::io::Write;
+        let status = if i % 10 == 0 { 502 } else { 200 };
+        writeln!(
+            file,
+            r#"10.0.{}.{} - - [20/Nov/2026:14:{:02}:{:02} +0000] "POST /api/pay/confirm?ship=rsyslog-{i} HTTP/1.1" {status} 31 "-" "okhttp/4.12.0""#,
+            i / 250,
+            i % 250,
+            i / 60 % 60,
+            i % 60
+        )
+        .unwrap();
+        if i % 100 == 99 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    drop(file);
+    let got = wait_for_count(&server, "source:shop-web", lines);
+    let _ = shipper.kill();
+    let output = shipper.wait_with_output().unwrap();
+    let errors = std::fs::read_to_string(work.join("es-errors.json")).unwrap_or_default();
+    assert_eq!(got, lines, "rsyslog said:\n{}\nerror file: {errors}", String::from_utf8_lossy(&output.stderr));
+    assert!(errors.is_empty(), "rsyslog recorded failed requests: {errors}");
+    // Parsed as nginx lines (the document's `message`), routed by path, exactly once.
+    assert_eq!(count(&server, "source:shop-web AND status:502 AND module:payment"), 100);
+    assert_eq!(count(&server, "\"rsyslog-123\""), 1);
+    assert_eq!(count(&server, "source:shop-web AND parse_error:*"), 0);
 }

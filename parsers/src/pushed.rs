@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sluice_core::{Event, FormatName, Level};
 
-use crate::{Parser, json};
+use crate::{PARSE_ERROR_FIELD, Parser, json};
 
 /// A line a shipper pushed together with metadata of its own (a Loki entry and its labels,
 /// an OTLP log record and its attributes). The shipper's time, level and host win over
@@ -39,6 +39,10 @@ impl Parser {
             let lines = event.message.clone();
             self.parse_text(&lines, out);
             for parsed in &mut out[start..] {
+                // A line kept raw has no time of its own: the document's is better than now.
+                if parsed.fields.contains_key(PARSE_ERROR_FIELD) {
+                    parsed.timestamp = event.timestamp;
+                }
                 merge_missing(&mut parsed.fields, &event.fields);
                 if parsed.host.is_empty() {
                     parsed.host.clone_from(&event.host);
@@ -110,7 +114,7 @@ mod tests {
     use sluice_core::{Config, SourceConfig};
 
     use super::*;
-    use crate::{ModuleRouter, PARSE_ERROR_FIELD};
+    use crate::ModuleRouter;
 
     fn parser(format: FormatName) -> Parser {
         let source = SourceConfig::adhoc("shipped", format);
@@ -157,8 +161,12 @@ mod tests {
         assert_eq!(event.level, Level::Error);
 
         out.clear();
-        p.push_document(object(json!({"message": "not an access line"})), &mut out);
+        p.push_document(
+            object(json!({"message": "not an access line", "@timestamp": "2026-11-20T14:00:05Z"})),
+            &mut out,
+        );
         assert!(out[0].fields.contains_key(PARSE_ERROR_FIELD));
+        assert_eq!(out[0].timestamp.to_rfc3339(), "2026-11-20T14:00:05+00:00");
         assert_eq!(p.parse_errors(), 1);
     }
 

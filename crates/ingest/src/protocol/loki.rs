@@ -42,13 +42,17 @@ pub enum Encoding {
     Protobuf,
 }
 
-pub fn decode(body: &[u8], encoding: Encoding) -> Result<Vec<LokiStream>, IngestError> {
+/// Decodes a push body; a snappy layer may inflate to `limit` bytes at most.
+pub fn decode(body: &[u8], encoding: Encoding, limit: usize) -> Result<Vec<LokiStream>, IngestError> {
     match encoding {
         Encoding::Json => decode_json(body),
         Encoding::SnappyProtobuf => {
-            let raw = snap::raw::Decoder::new()
-                .decompress_vec(body)
-                .map_err(|e| IngestError::BadBody(format!("Loki protobuf body is not snappy-compressed: {e}")))?;
+            let raw = crate::body::snappy(body, limit).map_err(|e| match e {
+                IngestError::BadBody(reason) => {
+                    IngestError::BadBody(format!("Loki protobuf body is not snappy-compressed: {reason}"))
+                }
+                other => other,
+            })?;
             decode_protobuf(&raw)
         }
         Encoding::Protobuf => decode_protobuf(body),
@@ -228,7 +232,7 @@ mod tests {
     fn json_push_with_labels_and_metadata() {
         let body = br#"{"streams":[{"stream":{"job":"checkout","level":"error","host":"web-3"},
             "values":[["1763647200000000001","payment timeout"],["1763647201000000000","retry",{"trace_id":"abc"}]]}]}"#;
-        let streams = decode(body, Encoding::Json).unwrap();
+        let streams = decode(body, Encoding::Json, 1 << 20).unwrap();
         assert_eq!(streams[0].source(), "checkout");
         let first = &streams[0].entries[0];
         assert_eq!(first.text, "payment timeout");
@@ -241,9 +245,10 @@ mod tests {
 
     #[test]
     fn json_errors_name_the_entry() {
-        let err = decode(br#"{"streams":[{"stream":{},"values":[["1","a"],["x","b"]]}]}"#, Encoding::Json).unwrap_err();
+        let err = decode(br#"{"streams":[{"stream":{},"values":[["1","a"],["x","b"]]}]}"#, Encoding::Json, 1 << 20)
+            .unwrap_err();
         assert!(err.to_string().contains("streams[0].values[1]"), "{err}");
-        assert!(decode(b"{\"streams\":", Encoding::Json).is_err());
+        assert!(decode(b"{\"streams\":", Encoding::Json, 1 << 20).is_err());
     }
 
     #[test]
@@ -259,15 +264,17 @@ mod tests {
                 hash: 0,
             }],
         };
-        assert_eq!(decode(&push.encode_to_vec(), Encoding::Protobuf).unwrap()[0].entries.len(), 1);
+        assert_eq!(decode(&push.encode_to_vec(), Encoding::Protobuf, 1 << 20).unwrap()[0].entries.len(), 1);
         let body = snap::raw::Encoder::new().compress_vec(&push.encode_to_vec()).unwrap();
-        let streams = decode(&body, Encoding::SnappyProtobuf).unwrap();
+        let streams = decode(&body, Encoding::SnappyProtobuf, 1 << 20).unwrap();
         assert_eq!(streams[0].source(), "order-svc");
         assert_eq!(streams[0].labels["env"], "prod \"eu\"");
         let entry = &streams[0].entries[0];
         assert_eq!(entry.timestamp.unwrap().timestamp_nanos_opt(), Some(1_763_647_200_000_000_005));
         assert_eq!(entry.fields["trace_id"], "t1");
-        assert!(decode(b"not snappy", Encoding::SnappyProtobuf).is_err());
+        assert!(decode(b"not snappy", Encoding::SnappyProtobuf, 1 << 20).is_err());
+        // A header claiming more than the limit is refused before anything is allocated.
+        assert!(matches!(decode(&body, Encoding::SnappyProtobuf, 10), Err(IngestError::TooLarge { .. })));
     }
 
     #[test]

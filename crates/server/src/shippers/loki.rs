@@ -12,7 +12,7 @@ use sluice_core::FormatName;
 use sluice_ingest::protocol::loki;
 
 use super::{Refusal, SourceParsers, blocking, decoded_body, format_param, is_protobuf, no_content, submit};
-use crate::AppState;
+use crate::{AppState, MAX_DECODED_BYTES};
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct PushParams {
@@ -48,7 +48,7 @@ async fn receive(state: &AppState, params: PushParams, headers: HeaderMap, raw: 
             (true, true) => loki::Encoding::Protobuf,
         };
         let body = decoded_body(&raw, &headers)?;
-        let streams = loki::decode(&body, encoding)?;
+        let streams = loki::decode(&body, encoding, MAX_DECODED_BYTES)?;
         let mut parsers = SourceParsers::new(pipeline.clone(), FormatName::Auto, format);
         let mut events = Vec::new();
         for stream in streams {

@@ -37,6 +37,13 @@ port=$((20000 + RANDOM % 20000))
 server=$!
 for _ in $(seq 100); do curl -sf "127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
+# Peak anonymous memory (the heap; RSS also counts the index's memory-mapped files, which
+# the kernel can drop), sampled every 0.2 s.
+( peak=0; while kill -0 "$server" 2>/dev/null; do
+    anon=$(awk '/^RssAnon/ { print $2 }' /proc/$server/status 2>/dev/null || echo 0)
+    [ "${anon:-0}" -gt "$peak" ] && peak=$anon && echo "$peak" >"$work/anon-peak"
+    sleep 0.2
+  done ) &
 echo "input: $(du -b "$nginx" | cut -f1) bytes nginx, $(du -b "$logback" | cut -f1) bytes logback"
 start=$(date +%s.%N)
 "$bin/sluice-load" throughput --addr "127.0.0.1:$port" --connections "$connections" --batch-kb 1024 \
@@ -49,7 +56,7 @@ for _ in $(seq 600); do
 done
 total=$(curl -s "127.0.0.1:$port/api/v1/search?q=*&aggs=false&limit=0&from=-3650d" | sed -E 's/.*"total":([0-9]+).*/\1/')
 echo "all searchable after $(echo "$(date +%s.%N) - $start" | bc) s: $total events ($web access-log lines of $expected_lines)"
-echo "server peak RSS: $(grep VmHWM /proc/$server/status | awk '{print $2}') KiB"
+echo "server peak RSS: $(grep VmHWM /proc/$server/status | awk '{print $2}') KiB (peak anonymous: $(cat "$work/anon-peak") KiB; now file-backed: $(awk '/^RssFile/ { print $2 }' /proc/$server/status) KiB)"
 echo "server CPU: $(awk '{ printf "%.1f", ($14 + $15) / 100 }' /proc/$server/stat) s in all; live threads (user+system s):"
 for task in /proc/$server/task/*; do
   name=$(cat "$task/comm")

@@ -106,8 +106,8 @@ pub struct Archive {
     background: Option<Background>,
 }
 
-/// The archive's writer thread: one buffer being written, at most one more waiting (the
-/// sink blocks past that, which bounds memory). After a failed write it writes nothing
+/// The archive's writer thread: one buffer being written at a time; the sink blocks on
+/// the next hand-over until it is done, which bounds memory. After a failed write it writes nothing
 /// more and never advances the manifest's WAL position again, so the WAL keeps every row
 /// from the failed one on and the next start replays them.
 struct Background {
@@ -123,7 +123,9 @@ enum Job {
 
 impl Background {
     fn start(shared: Arc<Shared>) -> Result<Background, ArchiveError> {
-        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(1);
+        // No queue: a buffer is handed over only when the writer is free, so at most two
+        // (the sink's and the one being written) are ever in memory.
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(0);
         let failed = Arc::new(Mutex::new(None));
         let failure = failed.clone();
         let root = shared.root.clone();
@@ -258,8 +260,7 @@ impl Archive {
     }
 
     /// Hands every buffered row to the writer thread; [`Archive::committed_seq`] reaches
-    /// `seq` once they are on disk. Blocks while an earlier buffer is still waiting to be
-    /// written.
+    /// `seq` once they are on disk. Blocks while an earlier buffer is still being written.
     pub fn flush_in_background(&mut self, seq: u64) -> Result<(), ArchiveError> {
         if self.background.is_none() {
             self.background = Some(Background::start(self.shared.clone())?);

@@ -61,7 +61,7 @@ impl Default for PipelineOptions {
         PipelineOptions {
             commit_interval: Duration::from_millis(500),
             archive_flush_interval: Duration::from_secs(60),
-            archive_flush_rows: 100_000,
+            archive_flush_rows: 50_000,
             index_heap_bytes: 128 << 20,
             queue: 16,
             close_alerts_on_shutdown: false,

@@ -10,7 +10,6 @@
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
-use std::time::Instant;
 
 use sluice_core::StartAt;
 use tracing::{info, warn};
@@ -47,22 +46,8 @@ impl Tailer {
         let mut head = Vec::with_capacity(FINGERPRINT_BYTES);
         (&mut decoder).take(FINGERPRINT_BYTES as u64).read_to_end(&mut head)?;
         let resume = self.known_offset(key, &head);
-        let mut file = TailedFile {
-            source,
-            path: path.to_owned(),
-            file: File::open(path)?,
-            dev: key.0,
-            ino: key.1,
-            fingerprint: crc32fast::hash(&head),
-            fingerprint_len: head.len() as u32,
-            partial_start: resume,
-            partial: Vec::new(),
-            parser: (self.make_parser)(&self.sources[source]),
-            committed: u64::MAX,
-            last_data: Instant::now(),
-            caught_up: Instant::now(),
-            seen: true,
-        };
+        let parser = (self.make_parser)(&self.sources[source]);
+        let mut file = TailedFile::new(source, path, File::open(path)?, key, &head, resume, parser, None);
         // Skip what was read before: first from the head, then from the stream.
         let mut skip = resume;
         let from_head = (skip as usize).min(head.len());
@@ -86,14 +71,7 @@ impl Tailer {
             }
             file.partial.extend_from_slice(&buf[..n]);
         }
-        // The file is complete: a last line without a newline, and a held multi-line
-        // event, end here.
-        if !file.partial.is_empty() {
-            let last = std::mem::take(&mut file.partial);
-            file.parser.push_line(&last, file.partial_start, &mut events);
-            file.partial_start += last.len() as u64;
-        }
-        file.parser.flush(&mut events);
+        file.end_of_stream(&mut events);
         let end = file.partial_start;
         if (!events.is_empty() || end != resume) && !submit(&self.wal, &mut file, events, end) {
             return Ok(false);

@@ -124,6 +124,48 @@ struct TailedFile {
 }
 
 impl TailedFile {
+    /// A file read from `start`, known by `key` and its first bytes `head`; `committed` is
+    /// the offset the WAL already holds for it, if any.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        source: usize,
+        path: &Path,
+        file: File,
+        key: (u64, u64),
+        head: &[u8],
+        start: u64,
+        parser: Parser,
+        committed: Option<u64>,
+    ) -> TailedFile {
+        TailedFile {
+            source,
+            path: path.to_owned(),
+            file,
+            dev: key.0,
+            ino: key.1,
+            fingerprint: crc32fast::hash(head),
+            fingerprint_len: head.len() as u32,
+            partial_start: start,
+            partial: Vec::new(),
+            parser,
+            committed: committed.unwrap_or(u64::MAX),
+            last_data: Instant::now(),
+            caught_up: Instant::now(),
+            seen: true,
+        }
+    }
+
+    /// The stream ends here (truncation, the end of a compressed file): a last line without
+    /// its newline and an event still held for more lines are complete.
+    fn end_of_stream(&mut self, out: &mut Vec<sluice_core::Event>) {
+        if !self.partial.is_empty() {
+            let last = std::mem::take(&mut self.partial);
+            self.parser.push_line(&last, self.partial_start, out);
+            self.partial_start += last.len() as u64;
+        }
+        self.parser.flush(out);
+    }
+
     fn read_offset(&self) -> u64 {
         self.partial_start + self.partial.len() as u64
     }
@@ -353,11 +395,7 @@ impl Tailer {
             } else {
                 info!(path = %file.path.display(), size, offset = file.read_offset(), "file was truncated; reading it again from the start");
             }
-            if !file.partial.is_empty() {
-                let last = std::mem::take(&mut file.partial);
-                file.parser.push_line(&last, file.partial_start, &mut recovered);
-            }
-            file.parser.flush(&mut recovered);
+            file.end_of_stream(&mut recovered);
             file.partial_start = 0;
             file.parser = (self.make_parser)(&self.sources[file.source]);
             file.fingerprint = crc32fast::hash(&[]);
@@ -475,7 +513,6 @@ fn open_file(
     let size = file.metadata()?.len();
     let mut head = vec![0u8; FINGERPRINT_BYTES.min(size as usize)];
     file.read_exact(&mut head)?;
-    let fingerprint = crc32fast::hash(&head);
     let resume = restored.get(&key).filter(|cp| {
         let len = cp.fingerprint_len as usize;
         len <= head.len() && crc32fast::hash(&head[..len]) == cp.fingerprint && cp.offset <= size
@@ -485,22 +522,8 @@ fn open_file(
         None if first_scan && source.start_at == StartAt::End => size,
         None => 0,
     };
-    Ok(TailedFile {
-        source: source_index,
-        path: path.to_owned(),
-        file,
-        dev: key.0,
-        ino: key.1,
-        fingerprint,
-        fingerprint_len: head.len() as u32,
-        partial_start: start,
-        partial: Vec::new(),
-        parser: make_parser(source),
-        committed: if resume.is_some() { start } else { u64::MAX },
-        last_data: Instant::now(),
-        caught_up: Instant::now(),
-        seen: true,
-    })
+    let committed = resume.is_some().then_some(start);
+    Ok(TailedFile::new(source_index, path, file, key, &head, start, make_parser(source), committed))
 }
 
 #[cfg(test)]

@@ -12,9 +12,10 @@ use serde::Deserialize;
 use serde_json::json;
 use sluice_core::{FormatName, Level, SourceConfig};
 use sluice_index::SearchRequest;
-use sluice_ingest::{IngestError, WalRecord, body};
+use sluice_ingest::body;
 
 use crate::AppState;
+use crate::shippers::{self, Refusal};
 
 /// A time query parameter (`from`, `to`): RFC 3339 or relative; empty means absent.
 pub(crate) fn time_param(
@@ -120,34 +121,27 @@ pub(crate) async fn ingest(
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let pipeline = state.pipeline.clone();
-    let parsed = tokio::task::spawn_blocking(move || -> Result<(WalRecord, u64, usize, String), IngestError> {
-        let decoded = crate::shippers::decoded_body(&raw, &headers)?;
+    let parsed = shippers::blocking(move || {
+        let decoded = shippers::decoded_body(&raw, &headers)?;
         if source.format == FormatName::Json
             && let Some((line, e)) = body::lines(&decoded)
                 .find_map(|(n, l)| serde_json::from_slice::<serde::de::IgnoredAny>(l).err().map(|e| (n, e)))
         {
-            return Err(IngestError::BadBody(format!("line {line}: invalid JSON: {e}")));
+            return Err(Refusal(StatusCode::BAD_REQUEST, format!("line {line}: invalid JSON: {e}")));
         }
-        let mut parser = pipeline.parser(&source).map_err(|e| IngestError::BadBody(e.to_string()))?;
+        let mut parser = pipeline.parser(&source).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.to_string()))?;
         let mut events = Vec::new();
         parser.parse_all(&decoded, &mut events);
-        Ok((WalRecord { events, checkpoints: vec![] }, parser.parse_errors(), decoded.len(), source.name))
-    })
-    .await;
-    let (record, parse_errors, bytes, source) = match parsed {
-        Ok(Ok(parsed)) => parsed,
-        Ok(Err(IngestError::TooLarge { limit })) => {
-            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body inflates past {limit} bytes"));
-        }
-        Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, e),
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        pipeline.metrics().count_received(&source.name, decoded.len());
+        Ok((events, parser.parse_errors()))
+    });
+    let outcome = async {
+        let (events, parse_errors) = parsed.await?;
+        let accepted = events.len();
+        shippers::submit(&state.pipeline, events).await?;
+        Ok::<_, Refusal>(Json(json!({ "accepted": accepted, "parse_errors": parse_errors })).into_response())
     };
-    state.pipeline.metrics().count_received(&source, bytes);
-    let accepted = record.events.len();
-    match state.pipeline.wal().submit(record).await {
-        Ok(_) => Json(json!({ "accepted": accepted, "parse_errors": parse_errors })).into_response(),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
+    outcome.await.unwrap_or_else(Refusal::into_response)
 }
 
 fn ingest_source(state: &AppState, params: &IngestParams, headers: &HeaderMap) -> Result<SourceConfig, String> {

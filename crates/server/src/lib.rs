@@ -82,6 +82,7 @@ pub fn app(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), shippers::guard));
     // What Elasticsearch shippers and clients ask at start-up.
     let elastic_probes = Router::new()
+        .route("/", get(elastic::root))
         .route("/_license", get(elastic::license))
         .route("/_xpack", get(elastic::xpack))
         .route("/_cluster/health", get(elastic::cluster_health))
@@ -96,7 +97,6 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(ingest)
         .merge(elastic_probes)
-        .route("/", get(elastic::root))
         .route("/ui/app.js", get(ui::script))
         .route("/ui/app.css", get(ui::style))
         .route("/healthz", get(|| async { "ok\n" }))

@@ -64,7 +64,7 @@ pub(crate) async fn root(headers: HeaderMap) -> Response {
     if wants_html {
         return crate::ui::index().await.into_response();
     }
-    let mut response = Json(json!({
+    Json(json!({
         "name": "sluice",
         "cluster_name": "sluice",
         "cluster_uuid": "c2x1aWNlLWNsdXN0ZXIt",
@@ -81,9 +81,7 @@ pub(crate) async fn root(headers: HeaderMap) -> Response {
         },
         "tagline": "You Know, for Search"
     }))
-    .into_response();
-    response.headers_mut().insert("x-elastic-product", HeaderValue::from_static("Elasticsearch"));
-    response
+    .into_response()
 }
 
 pub(crate) async fn license() -> Response {
@@ -241,8 +239,9 @@ async fn bulk_request(
         let mut events = Vec::with_capacity(items.len());
         let mut outcomes = Vec::with_capacity(items.len());
         for item in items {
-            outcomes.push(store_item(&pipeline, &mut parsers, item, &mut events)?);
+            outcomes.push(store_item(&mut parsers, item, &mut events)?);
         }
+        parsers.finish();
         Ok((events, outcomes))
     })
     .await;
@@ -295,7 +294,6 @@ impl ItemOutcome {
 }
 
 fn store_item(
-    pipeline: &crate::Pipeline,
     parsers: &mut SourceParsers,
     item: BulkItem,
     events: &mut Vec<sluice_core::Event>,
@@ -307,8 +305,7 @@ fn store_item(
         Err(e) => return Ok(ItemOutcome { op, index, id, error: Some((e.kind, e.reason)) }),
     };
     let source = bulk::index_source(index.as_deref().unwrap_or_default());
-    pipeline.metrics().count_received(&source, item.bytes);
-    parsers.get(&source)?.push_document(document, events);
+    parsers.push_document(&source, document, item.bytes, events)?;
     Ok(ItemOutcome { op, index, id, error: None })
 }
 
@@ -347,10 +344,10 @@ async fn one_document(
     let parsed = blocking(move || {
         let body = decoded_body(&raw, &headers)?;
         let document = bulk::document(&body, 1).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.reason))?;
-        pipeline.metrics().count_received(&source, body.len());
-        let mut parsers = SourceParsers::new(pipeline.clone(), FormatName::Json, None);
+        let mut parsers = SourceParsers::new(pipeline, FormatName::Json, None);
         let mut events = Vec::new();
-        parsers.get(&source)?.push_document(document, &mut events);
+        parsers.push_document(&source, document, body.len(), &mut events)?;
+        parsers.finish();
         Ok(events)
     })
     .await;

@@ -55,6 +55,7 @@ async fn receive(state: &AppState, params: PushParams, headers: HeaderMap, raw: 
             let source = params.source.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| stream.source().to_owned());
             parsers.push_records(&source, stream.entries, &mut events)?;
         }
+        parsers.finish();
         Ok(events)
     })
     .await?;

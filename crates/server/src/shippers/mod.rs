@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use serde_json::{Map, Value};
 use sluice_core::{Event, FormatName, SourceConfig};
 use sluice_ingest::{IngestError, WalRecord};
 use sluice_parsers::{Parser, PushedRecord};
@@ -154,12 +155,15 @@ pub(crate) async fn submit(pipeline: &Pipeline, events: Vec<Event>) -> Result<u6
 }
 
 /// One parser per source a request names, built from the configured source of that name
-/// or, for a name the config does not know, a source of `default_format`.
+/// or, for a name the config does not know, a source of `default_format`. It also adds up
+/// the bytes each source sent, for `/metrics` once per request ([`SourceParsers::finish`])
+/// rather than once per document.
 pub(crate) struct SourceParsers {
     pipeline: Arc<Pipeline>,
     default_format: FormatName,
     format_override: Option<FormatName>,
     parsers: HashMap<String, Parser>,
+    received: HashMap<String, usize>,
 }
 
 impl SourceParsers {
@@ -168,10 +172,10 @@ impl SourceParsers {
         default_format: FormatName,
         format_override: Option<FormatName>,
     ) -> Self {
-        SourceParsers { pipeline, default_format, format_override, parsers: HashMap::new() }
+        SourceParsers { pipeline, default_format, format_override, parsers: HashMap::new(), received: HashMap::new() }
     }
 
-    pub(crate) fn get(&mut self, name: &str) -> Result<&mut Parser, Refusal> {
+    fn get(&mut self, name: &str) -> Result<&mut Parser, Refusal> {
         if !self.parsers.contains_key(name) {
             let config = self.pipeline.config();
             let mut source = config
@@ -183,11 +187,31 @@ impl SourceParsers {
             }
             let parser = self.pipeline.parser(&source).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e.to_string()))?;
             self.parsers.insert(name.to_owned(), parser);
+            self.received.insert(name.to_owned(), 0);
         }
         Ok(self.parsers.get_mut(name).expect("inserted above"))
     }
 
-    /// Records a shipper pushed for one source: counted as bytes in, then parsed.
+    fn count(&mut self, source: &str, bytes: usize) {
+        if let Some(n) = self.received.get_mut(source) {
+            *n += bytes;
+        }
+    }
+
+    /// A JSON document of `bytes` on the wire, for one source.
+    pub(crate) fn push_document(
+        &mut self,
+        source: &str,
+        document: Map<String, Value>,
+        bytes: usize,
+        events: &mut Vec<Event>,
+    ) -> Result<(), Refusal> {
+        self.get(source)?.push_document(document, events);
+        self.count(source, bytes);
+        Ok(())
+    }
+
+    /// Records a shipper pushed for one source (their text counts as the bytes received).
     pub(crate) fn push_records(
         &mut self,
         source: &str,
@@ -195,12 +219,19 @@ impl SourceParsers {
         events: &mut Vec<Event>,
     ) -> Result<(), Refusal> {
         let bytes = records.iter().map(|r| r.text.len()).sum();
-        self.pipeline.metrics().count_received(source, bytes);
         let parser = self.get(source)?;
         for record in records {
             parser.push_record(record, events);
         }
+        self.count(source, bytes);
         Ok(())
+    }
+
+    /// Adds what each source sent to `/metrics`.
+    pub(crate) fn finish(self) {
+        for (source, bytes) in &self.received {
+            self.pipeline.metrics().count_received(source, *bytes);
+        }
     }
 }
 

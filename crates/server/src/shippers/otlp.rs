@@ -57,6 +57,7 @@ async fn receive(state: &AppState, params: LogsParams, headers: HeaderMap, raw: 
                 .unwrap_or_else(|| "otlp".to_owned());
             parsers.push_records(&source, resource.records, &mut events)?;
         }
+        parsers.finish();
         Ok(events)
     })
     .await?;

@@ -717,6 +717,25 @@ mod tests {
     }
 
     #[test]
+    fn stats_count_bytes_read_and_keep_them_after_release() {
+        let h = Harness::new();
+        let mut tailer = h.tailer(FormatName::Plain, vec![]);
+        let stats = tailer.stats();
+        h.append("app.log", "0123456789\n");
+        poll_for(&mut tailer, 2);
+        let files = stats.snapshot();
+        assert_eq!(files.len(), 1);
+        assert_eq!((files[0].source.as_str(), files[0].bytes_read, files[0].lag_bytes), ("app", 11, 0));
+        assert!(files[0].path.ends_with("app.log"));
+        // Rotated away and drained: released, its bytes still counted for the source.
+        std::fs::rename(h.logs.join("app.log"), h.logs.join("app.log.1")).unwrap();
+        poll_for(&mut tailer, 30);
+        let files = stats.snapshot();
+        assert_eq!(files.iter().map(|f| f.bytes_read).sum::<u64>(), 11);
+        assert!(files.iter().all(|f| f.path.is_empty()), "the rotated file was released: {files:?}");
+    }
+
+    #[test]
     fn copytruncate_rereads_from_the_start() {
         let h = Harness::new();
         let mut tailer = h.tailer(FormatName::Plain, vec![]);

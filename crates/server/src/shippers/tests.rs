@@ -300,11 +300,19 @@ async fn tokens_guard_every_ingest_route() {
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_bodies_are_refused_before_they_are_read() {
     let (_dir, state) = start().await;
+    // A body that fails when read: only an answer given before reading it is a 413.
+    let unreadable = || {
+        Body::from_stream(futures_util::stream::once(async {
+            Err::<axum::body::Bytes, _>(std::io::Error::other("the body must not be read"))
+        }))
+    };
     let request = Request::post("/_bulk")
         .header(header::CONTENT_LENGTH, (MAX_BODY_BYTES + 1).to_string())
-        .body(Body::from("{}"))
+        .body(unreadable())
         .unwrap();
     assert_eq!(call(&state, request).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let request = Request::post("/_bulk").header(header::CONTENT_LENGTH, "10").body(unreadable()).unwrap();
+    assert_ne!(call(&state, request).await.status, StatusCode::PAYLOAD_TOO_LARGE, "a small body is read");
     let metrics = state.pipeline.metrics().render();
     assert!(metrics.contains("sluice_http_throttled_total 0"), "{metrics}");
 }

@@ -99,7 +99,8 @@ async function search() {
     $("summary").textContent = `${body.total.toLocaleString()} events · ${body.took_ms.toFixed(1)} ms`;
     renderHistogram(body.histogram);
     renderFacets(body.facets || []);
-    renderHits(body.hits, false);
+    renderHits(body, false);
+    window.scrollTo(0, 0); // a new result set starts at its top, wherever the last one was read
     state.newest = body.hits.length ? body.hits[0].timestamp : null;
     const w = window_();
     const digest = new URLSearchParams({ format: "html" });
@@ -180,7 +181,21 @@ function queryWords() {
     .filter((w) => w && !["AND", "OR", "NOT", "TO"].includes(w));
 }
 
-function highlighted(text) {
+// The server marks what matched as byte ranges of the message (its own analysis, so
+// CJK bigrams and tokenized ids match exactly); events from the live stream carry none.
+function highlighted(text, ranges) {
+  if (ranges && ranges.length) {
+    const bytes = new TextEncoder().encode(text);
+    const decode = (a, b) => new TextDecoder().decode(bytes.subarray(a, b));
+    const out = el("div", { class: "msg" });
+    let last = 0;
+    for (const [a, b] of ranges) {
+      out.append(document.createTextNode(decode(last, a)), el("mark", {}, decode(a, b)));
+      last = b;
+    }
+    out.append(document.createTextNode(decode(last, bytes.length)));
+    return out;
+  }
   const words = queryWords().map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
   const out = el("div", { class: "msg" });
   if (!words.length) { out.textContent = text; return out; }
@@ -201,7 +216,7 @@ function hitItem(event) {
     el("div", { class: "meta" },
       el("span", { class: `lvl lvl-${event.level}` }, event.level),
       `${fmtTime(event.timestamp)} · ${event.module} · ${event.source}${event.host ? " · " + event.host : ""}`),
-    highlighted(event.message));
+    highlighted(event.message, event.highlights));
   item.addEventListener("click", (e) => {
     if (e.target.closest(".detail")) return;
     const open = item.querySelector(".detail");
@@ -215,34 +230,30 @@ function detail(event) {
   const box = el("div", { class: "detail" }, el("pre", {}, JSON.stringify(event.fields, null, 2)));
   const context = el("ol", { class: "ctx" });
   box.append(el("h3", {}, "Around it in " + event.source), context);
-  const at = new Date(event.timestamp).getTime();
-  const p = new URLSearchParams({
-    q: `source:"${event.source}"`, from: new Date(at - 60000).toISOString(),
-    to: new Date(at + 60000).toISOString(), limit: 21, aggs: "false",
-  });
-  getJson("/api/v1/search?" + p).then((body) => {
-    for (const e of body.hits.reverse()) {
-      const self = e.timestamp === event.timestamp && e.message === event.message;
-      context.append(el("li", { class: self ? "self" : "" }, `${fmtTime(e.timestamp)}  ${e.message}`));
-    }
+  const line = (e, cls) => el("li", { class: cls }, `${fmtTime(e.timestamp)}  ${e.message}`);
+  if (!event.sort) { context.append(el("li", {}, "(not in the index: past index_retention_days)")); return box; }
+  const p = new URLSearchParams({ source: event.source, at: event.sort, before: 10, after: 10 });
+  if (event.host) p.set("host", event.host);
+  getJson("/api/v1/context?" + p).then((body) => {
+    context.append(...body.before.map((e) => line(e, "")), line(event, "self"), ...body.after.map((e) => line(e, "")));
   }).catch((e) => context.append(el("li", { class: "error" }, e.message)));
   return box;
 }
 
-function renderHits(hits, append) {
-  const items = hits.map(hitItem);
+function renderHits(body, append) {
+  const items = body.hits.map(hitItem);
   if (append) $("hits").append(...items); else $("hits").replaceChildren(...items);
-  $("more").hidden = hits.length < 100;
-  $("more").dataset.oldest = hits.length ? hits[hits.length - 1].timestamp : "";
+  $("more").hidden = !body.next;
+  $("more").dataset.next = body.next || "";
 }
 
+// The next page continues after the last hit's `sort` (search_after): events sharing a
+// timestamp across the page boundary are neither skipped nor repeated.
 async function older() {
-  const before = $("more").dataset.oldest;
-  if (!before) return;
-  const p = apiParams({ limit: 100, aggs: "false" });
-  p.set("to", before);
-  const body = await getJson("/api/v1/search?" + p);
-  renderHits(body.hits, true);
+  const next = $("more").dataset.next;
+  if (!next) return;
+  const body = await getJson("/api/v1/search?" + apiParams({ limit: 100, aggs: "false", search_after: next }));
+  renderHits(body, true);
 }
 
 // Live: new events from the server's tail stream go on top (filtered by the module and

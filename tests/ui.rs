@@ -42,6 +42,13 @@ try:
     out['all_hits'] = len(driver.find_elements(By.CSS_SELECTOR, '#hits li.hit'))
     out['summary'] = driver.find_element(By.ID, 'summary').text
     out['bars'] = len(driver.find_elements(By.CSS_SELECTOR, '#histogram rect'))
+    # The next page continues after the last hit (search_after), across a run of events
+    # that share one timestamp.
+    driver.find_element(By.ID, 'more').click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '#hits li.hit')) > out['all_hits'])
+    messages = [m.text for m in driver.find_elements(By.CSS_SELECTOR, '#hits .msg')]
+    out['paged_hits'], out['paged_distinct'] = len(messages), len(set(messages))
+    out['more_hidden'] = not driver.find_element(By.ID, 'more').is_displayed()
 
     box = driver.find_element(By.ID, 'q')
     box.clear()
@@ -61,8 +68,10 @@ try:
 
     # Expand a hit: its fields and the events around it in its source.
     driver.find_element(By.CSS_SELECTOR, '#hits li.hit').click()
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '#hits .detail .ctx li')) > 0)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '#hits .detail .ctx li')) > 1)
     out['detail'] = driver.find_element(By.CSS_SELECTOR, '#hits .detail pre').text
+    out['context'] = [li.text for li in driver.find_elements(By.CSS_SELECTOR, '#hits .detail .ctx li')]
+    out['context_self'] = driver.find_element(By.CSS_SELECTOR, '#hits .detail .ctx li.self').text
 
     # A log line holding markup shows as text and never runs.
     driver.get(base + '/#q=injected&range=all')
@@ -116,6 +125,15 @@ fn search_page_in_headless_chromium() {
         );
         lines.push('\n');
     }
+    // A run of 100 events sharing one timestamp, older than the rest: the first page ends
+    // inside it.
+    for i in 0..100 {
+        lines.push_str(
+            &serde_json::json!({"time": "2026-11-19T10:00:00Z", "level": "info", "msg": format!("filler {i}"), "service": "user-api"})
+                .to_string(),
+        );
+        lines.push('\n');
+    }
     let injected = r#"injected <script>window.__pwned = true</script><img src=x onerror="window.__pwned = true">"#;
     lines.push_str(
         &serde_json::json!({"time": "2026-11-20T15:00:00Z", "level": "error", "msg": injected, "service": "payment-api"})
@@ -126,21 +144,26 @@ fn search_page_in_headless_chromium() {
     assert_eq!(status, 200, "{body}");
     let total = support::eventually(std::time::Duration::from_secs(30), || {
         let body = server.search("*", "&limit=0");
-        (body["total"] == 41).then_some(41)
+        (body["total"] == 141).then_some(141)
     });
-    assert_eq!(total, Some(41));
+    assert_eq!(total, Some(141));
 
     let shot = work.path().join("search.png");
     let out = run_ok(Command::new(python).args(["-c", SCRIPT]).arg(format!("http://{}", server.addr)).arg(&shot));
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(got["all_hits"], 41, "{got}");
-    assert!(got["summary"].as_str().unwrap().starts_with("41 events"), "{got}");
+    assert_eq!(got["all_hits"], 100, "one page: {got}");
+    assert!(got["summary"].as_str().unwrap().starts_with("141 events"), "{got}");
+    assert_eq!((got["paged_hits"].as_u64(), got["paged_distinct"].as_u64()), (Some(141), Some(141)), "{got}");
+    assert_eq!(got["more_hidden"], true, "no page after the last: {got}");
     assert!(got["bars"].as_u64().unwrap() > 1, "{got}");
     assert_eq!(got["gateway_hits"], 20, "{got}");
     assert_eq!(got["marks"][0], "gateway", "{got}");
     assert_eq!(got["payment_hits"], 10, "gateway in payment: {got}");
     assert!(got["filters"].as_str().unwrap().contains("module: payment"), "{got}");
     assert!(got["detail"].as_str().unwrap().contains("service"), "{got}");
+    // The newest payment hit (14:36) amid its source: 10 events before, itself, the 4 after.
+    assert_eq!(got["context"].as_array().unwrap().len(), 15, "{got}");
+    assert!(got["context_self"].as_str().unwrap().ends_with("gateway timeout after 3000ms order 36"), "{got}");
     assert_eq!(got["injected_text"], injected, "{got}");
     assert_eq!(got["injected_ran"], false, "{got}");
     assert_eq!(got["script_tags"], 0, "{got}");

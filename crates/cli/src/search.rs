@@ -58,6 +58,7 @@ pub fn run(config: &Config, data_dir: &Path, args: SearchArgs) -> anyhow::Result
         levels,
         limit: if args.count { 0 } else { args.limit },
         aggregate: false,
+        search_after: None,
     };
     let index_dir = data_dir.join("index");
     let index = EventIndex::open_existing(&index_dir)?;
@@ -71,7 +72,7 @@ pub fn run(config: &Config, data_dir: &Path, args: SearchArgs) -> anyhow::Result
         writeln!(out, "{}", response.total)?;
         return Ok(out.flush()?);
     }
-    for event in &response.hits {
+    for event in response.hits.iter().map(|hit| &hit.event) {
         if args.json {
             serde_json::to_writer(&mut out, event)?;
             writeln!(out)?;

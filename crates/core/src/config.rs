@@ -29,6 +29,10 @@ pub struct Config {
     /// Days of Parquet archive kept (whole `dt=` partitions are deleted after that).
     /// Default 1095: the runbook keeps maintenance records for three years.
     pub archive_retention_days: Option<u32>,
+    /// Days of the search index kept (whole day partitions are deleted after that, and
+    /// events older than that are not indexed; the archive still holds them). Default:
+    /// keep every day, as Quickwit and Loki do.
+    pub index_retention_days: Option<u32>,
     /// Per-module overrides of `slow_sql_ms` (`module_slow_sql_ms = { payment = 200 }`).
     #[serde(default)]
     pub module_slow_sql_ms: BTreeMap<String, u64>,
@@ -470,6 +474,9 @@ impl Config {
         }
         if self.archive_retention_days == Some(0) {
             return Err(value_error("archive_retention_days", "must be at least 1"));
+        }
+        if self.index_retention_days == Some(0) {
+            return Err(value_error("index_retention_days", "must be at least 1"));
         }
         self.alerts.validate()?;
         for (i, rule) in self.modules.iter().enumerate() {

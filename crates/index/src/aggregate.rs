@@ -5,7 +5,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tantivy::aggregation::agg_req::Aggregations;
-use tantivy::aggregation::{AggContextParams, AggregationCollector, AggregationLimitsGuard};
+use tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults;
+use tantivy::aggregation::{AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector};
 
 use crate::IndexError;
 
@@ -72,35 +73,62 @@ pub(crate) fn interval_for(from: DateTime<Utc>, to: DateTime<Utc>) -> TimeDelta 
     TimeDelta::seconds(seconds)
 }
 
-/// Buckets cover the whole window `[from, to)`, empty ones included, so the chart's
-/// axis is the window asked for.
-pub(crate) fn collector(
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
+/// The aggregation request of one search, run on each day's partition and merged.
+pub(crate) struct Request {
+    aggs: Aggregations,
     interval: TimeDelta,
     tokenizers: tantivy::tokenizer::TokenizerManager,
-) -> Result<AggregationCollector, IndexError> {
-    let bounds =
-        json!({"min": from.timestamp_millis(), "max": (to.timestamp_millis() - 1).max(from.timestamp_millis())});
-    let mut request = json!({
-        "histogram": {"date_histogram": {
-            "field": "timestamp",
-            "fixed_interval": format!("{}ms", interval.num_milliseconds()),
-            "min_doc_count": 0,
-            "extended_bounds": bounds,
-            "hard_bounds": bounds,
-        }},
-    });
-    for (field, size) in FACETS {
-        request[field] = json!({"terms": {"field": field, "size": size}});
+}
+
+impl Request {
+    /// Buckets cover the whole window `[from, to)`, empty ones included, so the chart's
+    /// axis is the window asked for.
+    pub(crate) fn new(
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        tokenizers: tantivy::tokenizer::TokenizerManager,
+    ) -> Result<Request, IndexError> {
+        let interval = interval_for(from, to);
+        let bounds =
+            json!({"min": from.timestamp_millis(), "max": (to.timestamp_millis() - 1).max(from.timestamp_millis())});
+        let mut request = json!({
+            "histogram": {"date_histogram": {
+                "field": "timestamp",
+                "fixed_interval": format!("{}ms", interval.num_milliseconds()),
+                "min_doc_count": 0,
+                "extended_bounds": bounds,
+                "hard_bounds": bounds,
+            }},
+        });
+        for (field, size) in FACETS {
+            request[field] = json!({"terms": {"field": field, "size": size}});
+        }
+        let aggs: Aggregations =
+            serde_json::from_value(request).map_err(|e| IndexError::BadQuery(format!("aggregation request: {e}")))?;
+        Ok(Request { aggs, interval, tokenizers })
     }
-    let aggs: Aggregations =
-        serde_json::from_value(request).map_err(|e| IndexError::BadQuery(format!("aggregation request: {e}")))?;
-    Ok(AggregationCollector::from_aggs(aggs, AggContextParams::new(AggregationLimitsGuard::default(), tokenizers)))
+
+    /// The collector for one partition; its fruits merge with [`Request::finish`].
+    pub(crate) fn collector(&self) -> DistributedAggregationCollector {
+        DistributedAggregationCollector::from_aggs(
+            self.aggs.clone(),
+            AggContextParams::new(AggregationLimitsGuard::default(), self.tokenizers.clone()),
+        )
+    }
+
+    /// Merges the partitions' results into what the search screen shows.
+    pub(crate) fn finish(self, parts: Vec<IntermediateAggregationResults>) -> Result<Aggregates, IndexError> {
+        let mut merged = IntermediateAggregationResults::default();
+        for part in parts {
+            merged.merge_fruits(part)?;
+        }
+        let results = merged.into_final_result(self.aggs, AggregationLimitsGuard::default())?;
+        Ok(read(&serde_json::to_value(&results).unwrap_or_default(), self.interval))
+    }
 }
 
 /// Reads tantivy's (Elasticsearch-shaped) results.
-pub(crate) fn read(results: &Value, interval: TimeDelta) -> Aggregates {
+fn read(results: &Value, interval: TimeDelta) -> Aggregates {
     let buckets = results["histogram"]["buckets"]
         .as_array()
         .into_iter()

@@ -18,7 +18,7 @@ fn index_with(events: &[Event]) -> (tempfile::TempDir, EventIndex) {
     let index = EventIndex::open_or_create(dir.path()).unwrap();
     let mut writer = index.writer(20_000_000).unwrap();
     for e in events {
-        writer.add(e).unwrap();
+        writer.add(42, e).unwrap();
     }
     writer.commit(42).unwrap();
     index.reload().unwrap();
@@ -27,7 +27,7 @@ fn index_with(events: &[Event]) -> (tempfile::TempDir, EventIndex) {
 
 fn search(index: &EventIndex, query: &str) -> Vec<String> {
     let request = SearchRequest { query: query.into(), ..SearchRequest::default() };
-    index.search(&request).unwrap().hits.into_iter().map(|e| e.message).collect()
+    index.search(&request).unwrap().hits.into_iter().map(|h| h.event.message).collect()
 }
 
 #[test]
@@ -165,4 +165,224 @@ fn chinese_words_are_found_inside_longer_runs() {
     assert_eq!(search(&index, "超支").len(), 0, "bigrams match in order only");
     assert_eq!(search(&index, "出库 OR 成功").len(), 2);
     assert_eq!(search(&index, "支付 orderId"), vec!["订单12支付超时，请重试 orderId=7"]);
+}
+
+fn at(s: &str) -> chrono::DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn event_at(time: &str, source: &str, message: &str) -> Event {
+    let mut e = Event::new(at(time), message);
+    e.module = "order".into();
+    e.source = source.into();
+    e
+}
+
+#[test]
+fn days_are_partitions_and_a_window_reads_only_its_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = EventIndex::open_or_create(dir.path()).unwrap();
+    let mut writer = index.writer(20_000_000).unwrap();
+    for (seq, time) in [(1, "2026-11-20T23:59:59.999Z"), (2, "2026-11-21T00:00:00Z"), (3, "2026-11-22T12:00:00Z")] {
+        writer.add(seq, &event_at(time, "web", &format!("event {seq}"))).unwrap();
+    }
+    writer.commit(3).unwrap();
+    let days: Vec<String> = index.days().iter().map(|(d, n)| format!("{d}={n}")).collect();
+    assert_eq!(days, ["2026-11-20=1", "2026-11-21=1", "2026-11-22=1"]);
+    for day in ["2026-11-20", "2026-11-21", "2026-11-22"] {
+        assert!(dir.path().join(day).join("meta.json").exists(), "{day}");
+    }
+    assert_eq!(index.committed_seq().unwrap(), 3);
+    assert_eq!(search(&index, "*"), ["event 3", "event 2", "event 1"]);
+    let window = SearchRequest {
+        from: Some(at("2026-11-20T12:00:00Z")),
+        to: Some(at("2026-11-21T00:00:00.001Z")),
+        ..SearchRequest::default()
+    };
+    let messages: Vec<String> = index.search(&window).unwrap().hits.into_iter().map(|h| h.event.message).collect();
+    assert_eq!(messages, ["event 2", "event 1"]);
+    assert_eq!(index.oldest().unwrap(), Some(at("2026-11-20T23:59:59.999Z")));
+    // A reader in another process sees the same days.
+    writer.finish().unwrap();
+    let reader = EventIndex::open_existing(dir.path()).unwrap();
+    assert_eq!(reader.search(&SearchRequest::default()).unwrap().total, 3);
+}
+
+#[test]
+fn search_after_pages_through_ties_without_skipping_or_repeating() {
+    // 250 events in 10 timestamps (25 share each microsecond), over two days.
+    let mut events = Vec::new();
+    for i in 0..250 {
+        let day = if i % 2 == 0 { "20" } else { "21" };
+        let time = format!("2026-11-{day}T10:00:0{}Z", i % 5);
+        events.push(event_at(&time, "web", &format!("n{i}")));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let index = EventIndex::open_or_create(dir.path()).unwrap();
+    let mut writer = index.writer(20_000_000).unwrap();
+    for (i, e) in events.iter().enumerate() {
+        writer.add(1 + i as u64 / 100, e).unwrap();
+    }
+    writer.commit(3).unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut previous: Option<Cursor> = None;
+    loop {
+        let request = SearchRequest { limit: 40, search_after: after, ..SearchRequest::default() };
+        let page = index.search(&request).unwrap();
+        assert_eq!(page.total, 250, "the total counts every match on every page");
+        for hit in &page.hits {
+            assert!(previous.is_none_or(|p| hit.sort < p), "strictly descending: {:?} after {previous:?}", hit.sort);
+            assert_eq!(hit.sort.micros, hit.event.timestamp.timestamp_micros());
+            previous = Some(hit.sort);
+            seen.push(hit.event.message.clone());
+        }
+        match page.hits.last() {
+            Some(last) if page.hits.len() == 40 => after = Some(last.sort),
+            _ => break,
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!((seen.len(), sorted.len()), (250, 250));
+    assert_eq!("1:2".parse::<Cursor>().unwrap(), Cursor { micros: 1, ord: 2 });
+    assert!("12".parse::<Cursor>().is_err());
+}
+
+#[test]
+fn hits_carry_the_byte_ranges_of_matched_words() {
+    let (_dir, index) = index_with(&[
+        event(1, "payment", Level::Error, "Payment timeout: 订单12支付超时 after PAYMENT retry", json!({})),
+        event(2, "order", Level::Info, "order created", json!({})),
+    ]);
+    let request = SearchRequest { query: "payment 支付超时".into(), ..SearchRequest::default() };
+    let hit = index.search(&request).unwrap().hits.remove(0);
+    let words: Vec<&str> = hit.highlights.iter().map(|[a, b]| &hit.event.message[*a..*b]).collect();
+    assert_eq!(words, ["Payment", "支付超时", "PAYMENT"]);
+    let request = SearchRequest { query: "module:order".into(), ..SearchRequest::default() };
+    assert!(index.search(&request).unwrap().hits[0].highlights.is_empty(), "no words, no highlights");
+}
+
+#[test]
+fn context_is_the_same_source_around_a_hit_across_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = EventIndex::open_or_create(dir.path()).unwrap();
+    let mut writer = index.writer(20_000_000).unwrap();
+    let times = ["2026-11-20T23:59:58Z", "2026-11-20T23:59:59Z", "2026-11-21T00:00:00Z", "2026-11-21T00:00:01Z"];
+    for (i, time) in times.iter().enumerate() {
+        writer.add(1, &event_at(time, "app", &format!("app {i}"))).unwrap();
+        writer.add(1, &event_at(time, "web", &format!("web {i}"))).unwrap();
+    }
+    // Two events in the same microsecond: ordinals keep their order.
+    writer.add(2, &event_at("2026-11-21T00:00:00Z", "app", "app 2b")).unwrap();
+    writer.commit(2).unwrap();
+    let request = SearchRequest { query: "\"app 2\"".into(), ..SearchRequest::default() };
+    let hit = index.search(&request).unwrap().hits.into_iter().find(|h| h.event.message == "app 2").unwrap();
+    let context = index.context("app", None, hit.sort, 5, 5).unwrap();
+    let names = |hits: &[Hit]| hits.iter().map(|h| h.event.message.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&context.before), ["app 0", "app 1"]);
+    assert_eq!(names(&context.after), ["app 2b", "app 3"]);
+    let context = index.context("app", None, hit.sort, 1, 1).unwrap();
+    assert_eq!((names(&context.before), names(&context.after)), (vec!["app 1".into()], vec!["app 2b".into()]));
+}
+
+#[test]
+fn replay_after_a_crash_between_two_days_commits_adds_each_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = EventIndex::open_or_create(dir.path()).unwrap();
+    let mut writer = index.writer(20_000_000).unwrap();
+    writer.add(1, &event_at("2026-11-20T10:00:00Z", "web", "a")).unwrap();
+    writer.add(1, &event_at("2026-11-21T10:00:00Z", "web", "b")).unwrap();
+    writer.commit(1).unwrap();
+    writer.add(2, &event_at("2026-11-20T11:00:00Z", "web", "c")).unwrap();
+    writer.commit(2).unwrap();
+    writer.finish().unwrap();
+    // As if the crash came after day 20 committed record 3 but before day 21 and
+    // `commit.json` did: day 20 is ahead of the index's position.
+    writer::write_commit_file(dir.path(), 2).unwrap();
+    let index = EventIndex::open_or_create(dir.path()).unwrap();
+    let mut writer = index.writer(20_000_000).unwrap();
+    writer.add(3, &event_at("2026-11-20T12:00:00Z", "web", "d")).unwrap();
+    writer.commit(3).unwrap();
+    writer.finish().unwrap();
+    writer::write_commit_file(dir.path(), 2).unwrap();
+
+    let index = EventIndex::open_or_create(dir.path()).unwrap();
+    let writer = index.writer(20_000_000).unwrap();
+    assert_eq!(writer.committed_seq(), 2);
+    // Record 3 again: day 20 has it, day 21 does not.
+    assert!(!writer.is_new(3, at("2026-11-20T12:00:00Z")));
+    assert!(writer.is_new(3, at("2026-11-21T12:00:00Z")));
+    assert!(!writer.is_new(2, at("2026-11-21T12:00:00Z")), "every day holds what commit.json covers");
+    assert!(writer.is_new(4, at("2026-11-20T12:00:00Z")));
+}
+
+#[test]
+fn retention_deletes_whole_old_days_and_skips_their_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = EventIndex::open_or_create(dir.path()).unwrap();
+    let mut writer = index.writer(20_000_000).unwrap();
+    let today = Utc::now();
+    let old = today - chrono::TimeDelta::days(40);
+    writer.add(1, &event_at(&old.to_rfc3339(), "web", "old")).unwrap();
+    writer.add(1, &event_at(&today.to_rfc3339(), "web", "new")).unwrap();
+    writer.commit(1).unwrap();
+    assert_eq!(index.days().len(), 2);
+    writer.set_retention_days(Some(30));
+    writer.commit(1).unwrap();
+    assert_eq!(index.days().len(), 1, "the old day is gone");
+    assert!(!dir.path().join(partition::dir_name(old.date_naive())).exists());
+    assert_eq!(search(&index, "*"), ["new"]);
+    assert!(writer.add(2, &event_at(&old.to_rfc3339(), "web", "late")).unwrap().is_none(), "not indexed");
+    assert_eq!(writer.expired(), 1);
+}
+
+#[test]
+fn an_index_of_the_single_directory_layout_is_converted_into_days() {
+    use tantivy::schema::{STORED, STRING};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("index");
+    {
+        // The old layout: one tantivy index in `index/` (only `_source` matters to the
+        // conversion), its commit carrying the WAL position.
+        let mut builder = tantivy::schema::Schema::builder();
+        let module = builder.add_text_field("module", STRING);
+        let source = builder.add_text_field("_source", STORED);
+        std::fs::create_dir_all(&root).unwrap();
+        let old = tantivy::Index::create_in_dir(&root, builder.build()).unwrap();
+        let mut writer = old.writer_with_num_threads(1, 15_000_000).unwrap();
+        for (time, message) in [("2026-11-20T10:00:00Z", "one"), ("2026-11-21T10:00:00Z", "two")] {
+            let mut doc = tantivy::TantivyDocument::default();
+            doc.add_text(module, "order");
+            doc.add_text(source, serde_json::to_string(&event_at(time, "web", message)).unwrap());
+            writer.add_document(doc).unwrap();
+        }
+        let mut prepared = writer.prepare_commit().unwrap();
+        prepared.set_payload(r#"{"wal_seq": 77}"#);
+        prepared.commit().unwrap();
+    }
+    assert!(matches!(EventIndex::open_existing(&root), Err(IndexError::OldLayout(_))));
+    let index = EventIndex::open_or_create(&root).unwrap();
+    assert_eq!(index.days().len(), 2);
+    assert_eq!(index.committed_seq().unwrap(), 77);
+    assert_eq!(search(&index, "*"), ["two", "one"]);
+    assert!(!dir.path().join("index-single").exists());
+}
+
+#[test]
+fn a_day_written_again_after_reopening_is_searchable_through_the_same_index() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let index = EventIndex::open_or_create(dir.path()).unwrap();
+        let mut writer = index.writer(20_000_000).unwrap();
+        writer.add(1, &event_at("2026-11-20T10:00:00Z", "web", "before restart")).unwrap();
+        writer.commit(1).unwrap();
+        writer.finish().unwrap();
+    }
+    let index = EventIndex::open_or_create(dir.path()).unwrap();
+    let mut writer = index.writer(20_000_000).unwrap();
+    writer.add(2, &event_at("2026-11-20T11:00:00Z", "web", "after restart")).unwrap();
+    writer.commit(2).unwrap();
+    assert_eq!(search(&index, "*"), ["after restart", "before restart"]);
 }

@@ -11,7 +11,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use sluice_core::{FormatName, Level, SourceConfig};
-use sluice_index::SearchRequest;
+use sluice_index::{Cursor, Hit, SearchRequest};
 use sluice_ingest::body;
 
 use crate::AppState;
@@ -58,6 +58,8 @@ pub(crate) struct SearchParams {
     limit: Option<usize>,
     /// Histogram and facets of the matches (default true; `false` skips them).
     aggs: Option<bool>,
+    /// The `sort` of the previous page's last hit (or its `next`): the page after it.
+    search_after: Option<String>,
 }
 
 pub(crate) async fn search(State(state): State<AppState>, Query(params): Query<SearchParams>) -> Response {
@@ -66,14 +68,20 @@ pub(crate) async fn search(State(state): State<AppState>, Query(params): Query<S
         Ok(r) => r,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
+    let limit = request.limit;
     let index = state.pipeline.index().clone();
     let result = tokio::task::spawn_blocking(move || index.search(&request)).await;
     match result {
         Ok(Ok(response)) => {
+            // A full page may have more after it; a short one is the last.
+            let next = (limit > 0 && response.hits.len() == limit)
+                .then(|| response.hits.last().map(|hit| hit.sort.to_string()))
+                .flatten();
             let mut body = json!({
                 "total": response.total,
                 "took_ms": started.elapsed().as_secs_f64() * 1000.0,
-                "hits": response.hits,
+                "hits": response.hits.iter().map(hit_json).collect::<Vec<_>>(),
+                "next": next,
             });
             if let Some(aggregates) = response.aggregates {
                 body["histogram"] = json!(aggregates.histogram);
@@ -99,7 +107,57 @@ fn search_request(state: &AppState, params: SearchParams) -> Result<SearchReques
         levels: levels_param(params.level)?,
         limit: params.limit.unwrap_or(100).min(10_000),
         aggregate: params.aggs.unwrap_or(true),
+        search_after: params
+            .search_after
+            .filter(|c| !c.is_empty())
+            .map(|c| c.parse::<Cursor>().map_err(|e| format!("`search_after`: {e}")))
+            .transpose()?,
     })
+}
+
+/// A hit as the API returns it: the event (the contract's shape) plus `sort`, its place
+/// in the order (for `search_after` and `/api/v1/context`), and `highlights`, the byte
+/// ranges of `message` that matched the query's words.
+fn hit_json(hit: &Hit) -> serde_json::Value {
+    let mut value = serde_json::to_value(&hit.event).unwrap_or_default();
+    value["sort"] = json!(hit.sort.to_string());
+    value["highlights"] = json!(hit.highlights);
+    value
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ContextParams {
+    source: Option<String>,
+    host: Option<String>,
+    /// The hit's `sort`.
+    at: Option<String>,
+    before: Option<usize>,
+    after: Option<usize>,
+}
+
+/// `GET /api/v1/context`: what the same source (and host) logged just before and after
+/// a hit, as lnav or Kibana's "surrounding documents" show it.
+pub(crate) async fn context(State(state): State<AppState>, Query(params): Query<ContextParams>) -> Response {
+    let Some(source) = params.source.filter(|s| !s.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, "`source` is required: the hit's source");
+    };
+    let at = match params.at.as_deref().unwrap_or("").parse::<Cursor>() {
+        Ok(at) => at,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("`at`: {e}")),
+    };
+    let (before, after) = (params.before.unwrap_or(10).min(1000), params.after.unwrap_or(10).min(1000));
+    let index = state.pipeline.index().clone();
+    let host = params.host;
+    let result = tokio::task::spawn_blocking(move || index.context(&source, host.as_deref(), at, before, after)).await;
+    match result {
+        Ok(Ok(context)) => Json(json!({
+            "before": context.before.iter().map(hit_json).collect::<Vec<_>>(),
+            "after": context.after.iter().map(hit_json).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -21,7 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 
-pub use pipeline::{Pipeline, PipelineOptions};
+pub use pipeline::{Pipeline, PipelineOptions, TailedEvent};
 pub use shippers::IngestState;
 pub use shippers::elastic::VERSION as ELASTICSEARCH_VERSION;
 
@@ -103,6 +103,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(|| async { "ready\n" }))
         .route("/metrics", get(api::metrics))
         .route("/api/v1/search", get(api::search))
+        .route("/api/v1/context", get(api::context))
         .route("/api/v1/tail", get(tail::tail))
         .route("/api/v1/alerts", get(reports::list_alerts))
         .route("/api/v1/alerts/stream", get(reports::stream_alerts))

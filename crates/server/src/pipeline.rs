@@ -84,6 +84,14 @@ struct CheckpointFile {
     files: Vec<FileCheckpoint>,
 }
 
+/// An event as the sink stored it, for live tails: with its place in the search order
+/// (`None` when the index did not take it, past `index_retention_days`).
+#[derive(Debug)]
+pub struct TailedEvent {
+    pub event: Event,
+    pub sort: Option<sluice_index::Cursor>,
+}
+
 /// A running pipeline. Dropping it without [`Pipeline::shutdown`] leaves the last
 /// uncommitted records to the next start's WAL replay.
 pub struct Pipeline {
@@ -97,7 +105,7 @@ pub struct Pipeline {
     sink: SyncSender<SinkMessage>,
     sink_thread: Option<JoinHandle<()>>,
     archive: ArchiveHandle,
-    tail: broadcast::Sender<Arc<Event>>,
+    tail: broadcast::Sender<Arc<TailedEvent>>,
     /// The WAL sequence number the index has committed through: what search sees.
     searchable: watch::Receiver<u64>,
     maintenance: Option<Maintenance>,
@@ -115,7 +123,8 @@ impl Pipeline {
         let metrics = Arc::new(Metrics::default());
         let alerts = Arc::new(AlertHub::open(data_dir, &config, metrics.clone())?);
         let index = EventIndex::open_or_create(&data_dir.join("index"))?;
-        let writer = index.writer(options.index_heap_bytes)?;
+        let mut writer = index.writer(options.index_heap_bytes)?;
+        writer.set_retention_days(config.index_retention_days);
         let (tail, _) = broadcast::channel(TAIL_BUFFER);
         let (searchable_tx, searchable) = watch::channel(0);
         let archive = Archive::open(&data_dir.join("archive"))?;
@@ -131,7 +140,6 @@ impl Pipeline {
 
         let mut sink = Sink {
             writer: Some(writer),
-            index: index.clone(),
             archive,
             wal: wal.clone(),
             detector: Detector::new(&config),
@@ -200,7 +208,7 @@ impl Pipeline {
     }
 
     /// New events as the sink stores them, for live tails.
-    pub fn tail(&self) -> broadcast::Receiver<Arc<Event>> {
+    pub fn tail(&self) -> broadcast::Receiver<Arc<TailedEvent>> {
         self.tail.subscribe()
     }
 
@@ -277,7 +285,6 @@ impl Pipeline {
 
 struct Sink {
     writer: Option<EventWriter>,
-    index: EventIndex,
     archive: Archive,
     wal: Arc<Mutex<Wal>>,
     detector: Detector,
@@ -292,7 +299,7 @@ struct Sink {
     last_commit: Instant,
     last_archive_flush: Instant,
     last_tick: Instant,
-    tail: broadcast::Sender<Arc<Event>>,
+    tail: broadcast::Sender<Arc<TailedEvent>>,
     searchable: watch::Sender<u64>,
 }
 
@@ -373,22 +380,23 @@ impl Sink {
     }
 
     fn apply(&mut self, seq: u64, record: WalRecord) -> Result<(), PipelineError> {
-        let to_index = seq > self.index_seq;
         let to_archive = seq > self.archive.committed_seq();
         let mut counts = crate::metrics::BatchCounts::default();
         let mut updates = Vec::new();
         for mut event in record.events {
             let slow = self.detector.prepare(&mut event);
+            let to_index = self.writer.as_ref().is_some_and(|w| w.is_new(seq, event.timestamp));
             if to_index {
                 // Only events the index has not seen feed the rules: a replay after a
                 // crash re-derives the same alert ids, never a second alert.
                 self.detector.evaluate(&event, &mut updates);
+                let sort = match &mut self.writer {
+                    Some(writer) => writer.add(seq, &event)?,
+                    None => None,
+                };
                 // Live tails see each new event once (a full channel drops for laggards).
                 if self.tail.receiver_count() > 0 {
-                    let _ = self.tail.send(Arc::new(event.clone()));
-                }
-                if let Some(writer) = &mut self.writer {
-                    writer.add(&event)?;
+                    let _ = self.tail.send(Arc::new(TailedEvent { event: event.clone(), sort }));
                 }
             }
             counts.observe(&event, slow);
@@ -414,8 +422,8 @@ impl Sink {
         if self.last_seq > self.index_seq
             && let Some(writer) = &mut self.writer
         {
+            // Also makes the commit visible to searches.
             writer.commit(self.last_seq)?;
-            self.index.reload()?;
             self.index_seq = self.last_seq;
         }
         self.searchable.send_replace(self.index_seq);

@@ -1,5 +1,5 @@
 //! `GET /api/v1/tail`: live tail over server-sent events. Each event the sink stores is
-//! sent once as an `event` SSE message (the search API's event JSON), filtered by
+//! sent once as an `event` SSE message (the search API's hit JSON, with `sort`), filtered by
 //! `module`, `level`, `source` (comma lists) and `q`: words that must all appear in the
 //! message, case-insensitively (the full query language is for search; a tail filters
 //! each event as it passes). A client that falls behind gets a `lagged` message with the
@@ -73,8 +73,12 @@ pub(crate) async fn tail(State(state): State<AppState>, Query(params): Query<Tai
                     _ = closing.wait_for(|closed| *closed) => return None,
                 };
                 let message = match received {
-                    Ok(event) if filter.matches(&event) => {
-                        SseEvent::default().event("event").json_data(&*event).ok()?
+                    Ok(tailed) if filter.matches(&tailed.event) => {
+                        let mut json = serde_json::to_value(&tailed.event).ok()?;
+                        if let Some(sort) = tailed.sort {
+                            json["sort"] = serde_json::Value::String(sort.to_string());
+                        }
+                        SseEvent::default().event("event").json_data(json).ok()?
                     }
                     Ok(_) => continue,
                     Err(RecvError::Lagged(missed)) => SseEvent::default().event("lagged").data(missed.to_string()),

@@ -51,6 +51,64 @@ async fn ingest_then_search() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn pages_follow_next_and_context_shows_the_same_source() {
+    let (_dir, state) = start().await;
+    // 30 events of one source in 3 timestamps (ties across page boundaries), and another source.
+    let mut lines = String::new();
+    for i in 0..30 {
+        lines.push_str(&format!(
+            "{{\"time\":\"2026-11-20T14:00:0{}Z\",\"level\":\"warn\",\"msg\":\"retry payment n{i}\"}}\n",
+            i % 3
+        ));
+    }
+    call(&state, post("/api/v1/ingest?source=app&format=json", &lines)).await;
+    let other = r#"{"time":"2026-11-20T14:00:01Z","level":"info","msg":"other source"}"#;
+    call(&state, post("/api/v1/ingest?source=web&format=json", other)).await;
+    state.pipeline.flush().await.unwrap();
+
+    let mut seen = std::collections::BTreeSet::new();
+    let mut uri = "/api/v1/search?q=payment&limit=7&aggs=false".to_owned();
+    loop {
+        let (status, body) = get(&state, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["total"], 30);
+        for hit in body["hits"].as_array().unwrap() {
+            assert!(seen.insert(hit["message"].as_str().unwrap().to_owned()), "repeated: {hit}");
+            let message = hit["message"].as_str().unwrap();
+            let [a, b] = [hit["highlights"][0][0].as_u64().unwrap(), hit["highlights"][0][1].as_u64().unwrap()];
+            assert_eq!(&message[a as usize..b as usize], "payment");
+        }
+        match body["next"].as_str() {
+            Some(next) => uri = format!("/api/v1/search?q=payment&limit=7&aggs=false&search_after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 30);
+
+    let (_, body) = get(&state, "/api/v1/search?q=other&aggs=false").await;
+    let at = body["hits"][0]["sort"].as_str().unwrap().to_owned();
+    let (status, context) = get(&state, &format!("/api/v1/context?source=app&at={at}&before=3&after=2")).await;
+    assert_eq!(status, StatusCode::OK, "{context}");
+    let times = |side: &str| -> Vec<String> {
+        context[side].as_array().unwrap().iter().map(|e| e["timestamp"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(times("before").len(), 3);
+    assert!(times("before").iter().all(|t| t.as_str() <= "2026-11-20T14:00:01.000Z"));
+    assert_eq!(times("after").len(), 2);
+    assert!(context["before"].as_array().unwrap().iter().all(|e| e["source"] == "app"));
+
+    for (uri, names) in [
+        ("/api/v1/search?search_after=yesterday", "search_after"),
+        ("/api/v1/context?source=app&at=x", "`at`"),
+        ("/api/v1/context?at=1:2", "source"),
+    ] {
+        let (status, body) = get(&state, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(body["error"].as_str().unwrap().contains(names), "{uri}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_name_the_problem() {
     let (_dir, state) = start().await;
     let (status, body) = call(&state, post("/api/v1/ingest?format=json", "{\"ok\":1}\n{broken\n")).await;
@@ -368,4 +426,8 @@ async fn tail_streams_new_events_that_match() {
     let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
     let event: serde_json::Value = serde_json::from_str(data).unwrap();
     assert_eq!((event["module"].as_str(), event["level"].as_str()), (Some("payment"), Some("error")));
+    // Its `sort` is the one search gives it, so a live event opens its context too.
+    state.pipeline.flush().await.unwrap();
+    let (_, found) = get(&state, "/api/v1/search?q=card&aggs=false").await;
+    assert_eq!(event["sort"], found["hits"][0]["sort"], "{event} vs {found}");
 }

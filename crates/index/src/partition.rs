@@ -1,0 +1,127 @@
+//! One UTC day of events: a tantivy index of its own under `index/YYYY-MM-DD/`. A search
+//! opens only the days its window touches, merges stay within a day, and retention deletes
+//! a whole directory instead of deleting documents one by one.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery};
+use tantivy::schema::Value;
+use tantivy::{Index, IndexReader, ReloadPolicy, Term};
+
+use crate::schema::{self, Fields};
+use crate::{Cursor, IndexError};
+
+/// The name of a day's directory.
+pub(crate) fn dir_name(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// The day a directory name stands for, if it is one.
+pub(crate) fn parse_dir_name(name: &str) -> Option<NaiveDate> {
+    (name.len() == 10).then(|| NaiveDate::parse_from_str(name, "%Y-%m-%d").ok()).flatten()
+}
+
+/// The UTC day an event belongs to.
+pub(crate) fn day_of(timestamp: DateTime<Utc>) -> NaiveDate {
+    timestamp.date_naive()
+}
+
+#[derive(Clone)]
+pub(crate) struct Partition {
+    pub day: NaiveDate,
+    pub index: Index,
+    pub reader: IndexReader,
+    pub fields: Fields,
+}
+
+impl Partition {
+    /// Opens the day's index under `root`, creating it if needed.
+    pub(crate) fn open_or_create(root: &Path, day: NaiveDate) -> Result<Partition, IndexError> {
+        let dir = root.join(dir_name(day));
+        std::fs::create_dir_all(&dir).map_err(|source| IndexError::Io { path: dir.clone(), source })?;
+        let mmap = tantivy::directory::MmapDirectory::open(&dir)
+            .map_err(|e| IndexError::Tantivy(tantivy::TantivyError::from(e)))?;
+        Partition::from_index(day, Index::open_or_create(mmap, schema::build())?)
+    }
+
+    /// Opens an existing day's index (searches from another process than the writer's).
+    pub(crate) fn open_existing(dir: &Path, day: NaiveDate) -> Result<Partition, IndexError> {
+        Partition::from_index(day, Index::open_in_dir(dir)?)
+    }
+
+    /// A partition that lives in memory (queries over events outside the index).
+    pub(crate) fn in_ram(day: NaiveDate) -> Result<Partition, IndexError> {
+        Partition::from_index(day, Index::create_in_ram(schema::build()))
+    }
+
+    fn from_index(day: NaiveDate, index: Index) -> Result<Partition, IndexError> {
+        schema::register_tokenizers(&index);
+        let fields = Fields::resolve(&index.schema())?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        Ok(Partition { day, index, reader, fields })
+    }
+
+    pub(crate) fn path(root: &Path, day: NaiveDate) -> PathBuf {
+        root.join(dir_name(day))
+    }
+
+    /// Whether any of `[from, to)` falls on this day.
+    pub(crate) fn overlaps(&self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> bool {
+        let start = self.day.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let end = start + TimeDelta::days(1);
+        from.is_none_or(|from| from < end) && to.is_none_or(|to| to > start)
+    }
+
+    /// The WAL sequence number of this day's last commit: it holds every event of the day
+    /// up to there.
+    pub(crate) fn committed_seq(&self) -> Result<u64, IndexError> {
+        Ok(wal_seq_of(self.index.load_metas()?.payload.as_deref()))
+    }
+
+    pub(crate) fn doc_count(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+pub(crate) fn wal_seq_of(payload: Option<&str>) -> u64 {
+    payload
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        .and_then(|v| v["wal_seq"].as_u64())
+        .unwrap_or(0)
+}
+
+/// `query` limited to events strictly before (`older`) or after `cursor` in the
+/// (timestamp, ordinal) order.
+pub(crate) fn beyond(fields: &Fields, query: Box<dyn Query>, cursor: Cursor, older: bool) -> Box<dyn Query> {
+    let at = Term::from_field_date(fields.timestamp, tantivy::DateTime::from_timestamp_micros(cursor.micros));
+    let ord = Term::from_field_u64(fields.ord, cursor.ord);
+    let (time, same_time_ord) = if older {
+        (
+            RangeQuery::new(Bound::Unbounded, Bound::Excluded(at.clone())),
+            RangeQuery::new(Bound::Unbounded, Bound::Excluded(ord)),
+        )
+    } else {
+        (
+            RangeQuery::new(Bound::Excluded(at.clone()), Bound::Unbounded),
+            RangeQuery::new(Bound::Excluded(ord), Bound::Unbounded),
+        )
+    };
+    let same_time = RangeQuery::new(Bound::Included(at.clone()), Bound::Included(at));
+    let tie: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+        (Occur::Must, Box::new(same_time) as Box<dyn Query>),
+        (Occur::Must, Box::new(same_time_ord)),
+    ]));
+    let side: Box<dyn Query> = Box::new(BooleanQuery::new(vec![(Occur::Should, Box::new(time)), (Occur::Should, tie)]));
+    Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, side)]))
+}
+
+/// Reads the stored event and its sort key of a document.
+pub(crate) fn stored_event(
+    fields: &Fields,
+    doc: &tantivy::TantivyDocument,
+) -> Option<Result<sluice_core::Event, serde_json::Error>> {
+    let source = doc.get_first(fields.source_json).and_then(|v| v.as_str())?;
+    Some(serde_json::from_str(source))
+}

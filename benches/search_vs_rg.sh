@@ -67,6 +67,24 @@ for name, q in queries:
     times.sort()
     p50, p99 = times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))]
     print(f"{name:24s} {q[:40]:40s} {total:>9} hits  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  (histogram + facets)")
+
+# Paging: 50 pages of 100 through the error words with search_after (aggs off, as the UI's
+# "older" button asks), each page timed.
+q = "timeout AND level:error"
+base = f"http://127.0.0.1:{port}/api/v1/search?limit=100&aggs=false&from=2026-11-20T00:00:00Z&to=2026-11-21T00:00:00Z&q=" + urllib.parse.quote(q)
+times, after, seen = [], None, set()
+for _ in range(50):
+    url = base + (f"&search_after={after}" if after else "")
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(url) as r:
+        body = json.load(r)
+    times.append((time.perf_counter() - t0) * 1000)
+    seen.update(h["sort"] for h in body["hits"])
+    after = body["next"]
+    if not after:
+        break
+times.sort()
+print(f"{'search_after pages':24s} {q[:40]:40s} {len(seen):>9} hits  p50 {times[len(times) // 2]:7.1f} ms  max {times[-1]:7.1f} ms  ({len(times)} pages of 100, none repeated)")
 PY
 
 for term in "$trace" "$order"; do

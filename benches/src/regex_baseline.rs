@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use regex::Regex;
-use serde_json::{Map, Value};
-use sluice_core::{Event, Level};
+use serde_json::Value;
+use sluice_core::{Event, Fields, Level};
 
 pub struct RegexParsers {
     nginx: Regex,
@@ -33,7 +33,7 @@ impl Default for RegexParsers {
     }
 }
 
-fn event(at: DateTime<Utc>, message: &str, fields: Map<String, Value>) -> Event {
+fn event(at: DateTime<Utc>, message: &str, fields: Fields) -> Event {
     let mut e = Event::new(at, message);
     e.fields = fields;
     e
@@ -58,20 +58,20 @@ impl RegexParsers {
     fn nginx_lines(&self, text: &str, out: &mut Vec<Event>) {
         for line in text.lines() {
             let Some(c) = self.nginx.captures(line) else { continue };
-            let mut f = Map::new();
-            f.insert("client_ip".into(), c[1].into());
-            f.insert("method".into(), c[4].into());
+            let mut f = Fields::new();
+            f.insert("client_ip", c[1].into());
+            f.insert("method", c[4].into());
             let (path, query) = c[5].split_once('?').unwrap_or((&c[5], ""));
-            f.insert("path".into(), path.into());
+            f.insert("path", path.into());
             if !query.is_empty() {
-                f.insert("query_string".into(), query.into());
+                f.insert("query_string", query.into());
             }
-            f.insert("protocol".into(), c[6].into());
+            f.insert("protocol", c[6].into());
             let status: u64 = c[7].parse().unwrap_or(0);
-            f.insert("status".into(), status.into());
-            f.insert("bytes".into(), c[8].parse::<u64>().map_or(Value::Null, Value::from));
-            f.insert("referer".into(), c[9].into());
-            f.insert("user_agent".into(), c[10].into());
+            f.insert("status", status.into());
+            f.insert("bytes", c[8].parse::<u64>().map_or(Value::Null, Value::from));
+            f.insert("referer", c[9].into());
+            f.insert("user_agent", c[10].into());
             let at = DateTime::parse_from_str(&c[3], "%d/%b/%Y:%H:%M:%S %z").map(|t| t.to_utc()).unwrap_or_default();
             let mut e = event(at, line, f);
             e.level = Level::from_http_status(status as u16);
@@ -83,9 +83,9 @@ impl RegexParsers {
         for line in text.lines() {
             match self.logback.captures(line) {
                 Some(c) => {
-                    let mut f = Map::new();
-                    f.insert("thread".into(), c[2].into());
-                    f.insert("logger".into(), c[4].into());
+                    let mut f = Fields::new();
+                    f.insert("thread", c[2].into());
+                    f.insert("logger", c[4].into());
                     let mut e = event(naive(&c[1], "%Y-%m-%d %H:%M:%S%.3f"), &c[5], f);
                     e.level = Level::parse_lenient(&c[3]).unwrap_or(Level::Info);
                     out.push(e);
@@ -101,7 +101,7 @@ impl RegexParsers {
     }
 
     fn mysql_entries(&self, text: &str, out: &mut Vec<Event>) {
-        let mut fields = Map::new();
+        let mut fields = Fields::new();
         let mut at = DateTime::<Utc>::default();
         let mut query = String::new();
         for line in text.lines() {
@@ -111,17 +111,17 @@ impl RegexParsers {
                 }
                 at = DateTime::parse_from_rfc3339(&c[1]).map(|t| t.to_utc()).unwrap_or_default();
             } else if let Some(c) = self.mysql_user.captures(line) {
-                fields.insert("user".into(), c[1].into());
-                fields.insert("client_host".into(), c[2].into());
-                fields.insert("client_ip".into(), c[3].into());
+                fields.insert("user", c[1].into());
+                fields.insert("client_host", c[2].into());
+                fields.insert("client_ip", c[3].into());
             } else if let Some(c) = self.mysql_metrics.captures(line) {
                 let ms = |s: &str| Value::from((s.parse::<f64>().unwrap_or(0.0) * 1_000_000.0).round() / 1000.0);
-                fields.insert("query_time_ms".into(), ms(&c[1]));
-                fields.insert("lock_time_ms".into(), ms(&c[2]));
-                fields.insert("rows_sent".into(), c[3].parse::<u64>().unwrap_or(0).into());
-                fields.insert("rows_examined".into(), c[4].parse::<u64>().unwrap_or(0).into());
+                fields.insert("query_time_ms", ms(&c[1]));
+                fields.insert("lock_time_ms", ms(&c[2]));
+                fields.insert("rows_sent", c[3].parse::<u64>().unwrap_or(0).into());
+                fields.insert("rows_examined", c[4].parse::<u64>().unwrap_or(0).into());
             } else if let Some(db) = line.strip_prefix("use ") {
-                fields.insert("db".into(), db.trim_end_matches(';').into());
+                fields.insert("db", db.trim_end_matches(';').into());
             } else if !line.starts_with("SET timestamp=")
                 && !line.starts_with('#')
                 && !line.starts_with('/')
@@ -147,14 +147,14 @@ impl RegexParsers {
                     }
                 }
                 Some(c) => {
-                    let mut f = Map::new();
-                    f.insert("pid".into(), c[2].parse::<u64>().unwrap_or(0).into());
+                    let mut f = Fields::new();
+                    f.insert("pid", c[2].parse::<u64>().unwrap_or(0).into());
                     if let (Some(user), Some(db)) = (c.get(3), c.get(4)) {
-                        f.insert("user".into(), user.as_str().into());
-                        f.insert("db".into(), db.as_str().into());
+                        f.insert("user", user.as_str().into());
+                        f.insert("db", db.as_str().into());
                     }
                     if let Some(ms) = c.get(6) {
-                        f.insert("query_time_ms".into(), ms.as_str().parse::<f64>().unwrap_or(0.0).into());
+                        f.insert("query_time_ms", ms.as_str().parse::<f64>().unwrap_or(0.0).into());
                     }
                     let mut e = event(naive(&c[1], "%Y-%m-%d %H:%M:%S%.3f"), &c[7], f);
                     e.level = Level::parse_lenient(&c[5]).unwrap_or(Level::Info);
@@ -182,7 +182,7 @@ fn json_lines(text: &str, out: &mut Vec<Event>) {
             .unwrap_or_default();
         let message = map.remove("msg").and_then(|m| m.as_str().map(str::to_owned)).unwrap_or_default();
         let level = map.remove("level").and_then(|l| l.as_str().and_then(Level::parse_lenient));
-        let mut e = event(at, &message, map);
+        let mut e = event(at, &message, map.into());
         e.level = level.unwrap_or(Level::Info);
         out.push(e);
     }

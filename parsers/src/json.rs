@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use sluice_core::{Event, Level};
+use sluice_core::{Event, Fields, Level};
 
 use crate::{FormatParser, ParseContext, raw_event, timestamp};
 
@@ -30,9 +30,10 @@ impl FormatParser for JsonParser {
             return;
         }
         let fallback = self.last_time.unwrap_or(self.ctx.received_at);
-        let event = match serde_json::from_slice::<Value>(line) {
-            Ok(Value::Object(map)) => from_object(map, &self.ctx, fallback),
-            Ok(_) => raw_event(line, fallback, "not a JSON object"),
+        // Straight into `Fields`: no intermediate map of the whole document.
+        let event = match serde_json::from_slice::<Fields>(line) {
+            Ok(fields) => from_fields(fields, &self.ctx, fallback),
+            Err(e) if e.is_data() => raw_event(line, fallback, "not a JSON object"),
             Err(e) => raw_event(line, fallback, &format!("invalid JSON: {e}")),
         };
         self.last_time = Some(event.timestamp);
@@ -47,7 +48,11 @@ impl FormatParser for JsonParser {
 }
 
 /// Builds an event from a decoded JSON object (also used for HTTP-pushed documents).
-pub fn from_object(mut map: Map<String, Value>, ctx: &ParseContext, fallback: DateTime<Utc>) -> Event {
+pub fn from_object(map: Map<String, Value>, ctx: &ParseContext, fallback: DateTime<Utc>) -> Event {
+    from_fields(Fields::from(map), ctx, fallback)
+}
+
+fn from_fields(mut map: Fields, ctx: &ParseContext, fallback: DateTime<Utc>) -> Event {
     // One pass over the keys finds which well-known ones are present (probing every alias
     // with a failed lookup costs more than parsing the line).
     let mut found: [Option<(usize, String)>; 4] = Default::default();
@@ -55,7 +60,7 @@ pub fn from_object(mut map: Map<String, Value>, ctx: &ParseContext, fallback: Da
         if let Some((role, rank)) = key_role(key, value)
             && found[role].as_ref().is_none_or(|(best, _)| rank < *best)
         {
-            found[role] = Some((rank, key.clone()));
+            found[role] = Some((rank, key.to_owned()));
         }
     }
     let [time_key, level_key, message_key, host_key] = found;
@@ -78,7 +83,7 @@ pub fn from_object(mut map: Map<String, Value>, ctx: &ParseContext, fallback: Da
                 _ => String::new(),
             };
             if !h.is_empty() {
-                map.insert("host".into(), Value::Object(h));
+                map.insert("host", Value::Object(h));
             }
             name
         }
@@ -89,7 +94,7 @@ pub fn from_object(mut map: Map<String, Value>, ctx: &ParseContext, fallback: Da
         if !map.contains_key(canonical)
             && let Some(v) = map.remove(alias)
         {
-            map.insert(canonical.into(), v);
+            map.insert(canonical, v);
         }
     }
     let mut event = Event::new(time.unwrap_or(fallback), message);
@@ -99,7 +104,7 @@ pub fn from_object(mut map: Map<String, Value>, ctx: &ParseContext, fallback: Da
     event.host = host;
     if event.message.is_empty() {
         // Nothing named message: the whole document is the text to search.
-        event.message = Value::Object(map.clone()).to_string();
+        event.message = serde_json::to_string(&map).unwrap_or_default();
     }
     event.fields = map;
     event
@@ -154,7 +159,7 @@ fn lowercase_key_role(key: &str, value: &Value) -> Option<(usize, usize)> {
 
 /// Removes `key` from `map`: the value itself for a plain alias, or the inner value of a
 /// dotted alias (`log.level` in `{"log": {"level": ...}}`), dropping an emptied parent.
-fn take_key(map: &mut Map<String, Value>, key: &str, alias: &str) -> Option<Value> {
+fn take_key(map: &mut Fields, key: &str, alias: &str) -> Option<Value> {
     match alias.split_once('.') {
         Some((_, inner)) if !alias.eq_ignore_ascii_case(key) => {
             let Some(Value::Object(nested)) = map.get_mut(key) else { return None };

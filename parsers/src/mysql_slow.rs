@@ -13,8 +13,9 @@
 //! and one without `use` inherits the previous database.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sluice_core::Event;
+use sluice_core::Fields;
 
 use crate::{FormatParser, PARSE_ERROR_FIELD, ParseContext, timestamp};
 
@@ -28,7 +29,7 @@ struct Entry {
     /// A `use db;` line names the database the statement ran in; it outranks `Schema:`.
     db_from_use: bool,
     set_timestamp: Option<i64>,
-    fields: Map<String, Value>,
+    fields: Fields,
     /// The statement, as read: every line after the headers, each with its newline.
     query: String,
     /// Whether the last statement line ended in `;`: only then does a `#` line start the
@@ -71,7 +72,7 @@ impl SlowLogParser {
             }
             let at = self.last_time.unwrap_or(self.ctx.received_at);
             let text = match entry.unknown_headers.trim_end() {
-                "" => Value::Object(entry.fields.clone()).to_string(),
+                "" => serde_json::to_string(&entry.fields).unwrap_or_default(),
                 text => text.to_owned(),
             };
             let mut event = crate::raw_event(text.as_bytes(), at, "slow log comment outside any entry");
@@ -93,18 +94,18 @@ impl SlowLogParser {
         let mut event = Event::new(time, query.trim_end().to_owned());
         event.fields = entry.fields;
         if let Some(db) = entry.db.or_else(|| self.last_db.clone()) {
-            event.fields.insert("db".into(), Value::from(db));
+            event.fields.insert("db", Value::from(db));
         }
         if entry.admin {
-            event.fields.insert("command".into(), Value::from("admin"));
+            event.fields.insert("command", Value::from("admin"));
         }
         if query.is_empty() {
-            event.fields.insert(PARSE_ERROR_FIELD.into(), Value::from("slow log entry without a statement"));
+            event.fields.insert(PARSE_ERROR_FIELD, Value::from("slow log entry without a statement"));
         } else if !entry.saw_metrics {
-            event.fields.insert(PARSE_ERROR_FIELD.into(), Value::from("slow log entry without # Query_time"));
+            event.fields.insert(PARSE_ERROR_FIELD, Value::from("slow log entry without # Query_time"));
         }
-        event.fields.insert("query".into(), Value::from(query));
-        event.fields.insert("db_system".into(), Value::from("mysql"));
+        event.fields.insert("query", Value::from(query));
+        event.fields.insert("db_system", Value::from("mysql"));
         out.push(event);
     }
 
@@ -250,7 +251,7 @@ fn set_timestamp(line: &str) -> Option<i64> {
 }
 
 /// ` shop[shop] @ app-1 [10.0.0.5]  Id:    42`
-fn parse_user_host(text: &str, fields: &mut Map<String, Value>) {
+fn parse_user_host(text: &str, fields: &mut Fields) {
     let (who, rest) = text.split_once(" @ ").unwrap_or((text, ""));
     // `shop[shop]` -> shop; replication threads log `[SQL_SLAVE]`, kept whole as pt-query-digest does.
     let who = who.trim();
@@ -259,7 +260,7 @@ fn parse_user_host(text: &str, fields: &mut Map<String, Value>) {
         None => who.split('[').next().unwrap_or("").trim(),
     };
     if !user.is_empty() {
-        fields.insert("user".into(), Value::from(user));
+        fields.insert("user", Value::from(user));
     }
     let (host_part, id_part) = match rest.find("Id:") {
         Some(i) => (&rest[..i], Some(&rest[i + 3..])),
@@ -273,13 +274,13 @@ fn parse_user_host(text: &str, fields: &mut Map<String, Value>) {
     // Servers with skip-name-resolve log `@  [10.0.0.5]`: the address is the host.
     let host = if host.is_empty() { ip } else { host };
     if !host.is_empty() {
-        fields.insert("client_host".into(), Value::from(host));
+        fields.insert("client_host", Value::from(host));
     }
     if !ip.is_empty() {
-        fields.insert("client_ip".into(), Value::from(ip));
+        fields.insert("client_ip", Value::from(ip));
     }
     if let Some(id) = id_part.and_then(|s| s.trim().parse::<u64>().ok()) {
-        fields.insert("thread_id".into(), Value::from(id));
+        fields.insert("thread_id", Value::from(id));
     }
 }
 
@@ -299,14 +300,14 @@ fn parse_attributes(body: &str, entry: &mut Entry) -> bool {
             "Query_time" | "Lock_time" => {
                 let name = if key == "Query_time" { "query_time_ms" } else { "lock_time_ms" };
                 if let Ok(secs) = value.parse::<f64>() {
-                    entry.fields.insert(name.into(), Value::from(round3(secs * 1000.0)));
+                    entry.fields.insert(name, Value::from(round3(secs * 1000.0)));
                 }
             }
             "Schema" if !value.is_empty() && !entry.db_from_use => entry.db = Some(value.to_owned()),
             "Schema" => {}
             "Thread_id" | "Id" => {
                 if let Ok(id) = value.parse::<u64>() {
-                    entry.fields.insert("thread_id".into(), Value::from(id));
+                    entry.fields.insert("thread_id", Value::from(id));
                 }
             }
             _ if !value.is_empty() => {

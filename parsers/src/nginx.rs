@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use memchr::memmem;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use sluice_core::Fields;
 use sluice_core::{Event, Level};
 
 use crate::timestamp;
@@ -186,7 +187,7 @@ pub(crate) struct AccessParser {
 /// What one line yielded while matching a format.
 #[derive(Default)]
 struct Matched {
-    fields: Map<String, Value>,
+    fields: Fields,
     time: Option<DateTime<Utc>>,
     bad_time: bool,
 }
@@ -258,7 +259,7 @@ impl AccessParser {
 /// The address field as servers and proxies leave it: one address, a host name, a list
 /// (`10.0.0.2, 10.0.0.1, 127.0.0.1`) whose first entry is the original client, or
 /// Apache's vhost_combined `vhost1.example.com 123.123.123.123`.
-fn split_addresses(text: &str, fields: &mut Map<String, Value>) {
+fn split_addresses(text: &str, fields: &mut Fields) {
     // `"10.5.102.222, 199.96.1.1" 10.2.1.185`: a proxy's quoted X-Forwarded-For first.
     let unquoted = text.replace('"', " ");
     let words: Vec<&str> = unquoted.split(' ').filter(|w| !w.is_empty()).collect();
@@ -268,13 +269,13 @@ fn split_addresses(text: &str, fields: &mut Map<String, Value>) {
         _ => (None, &words[..]),
     };
     if let Some(vhost) = vhost {
-        fields.insert("vhost".into(), Value::from(vhost));
+        fields.insert("vhost", Value::from(vhost));
     }
     let Some(first) = addresses.first().map(|a| a.trim_end_matches(',')) else { return };
     let key = if is_ip(first) { "client_ip" } else { "client_host" };
-    fields.insert(key.into(), Value::from(first));
+    fields.insert(key, Value::from(first));
     if addresses.len() > 1 {
-        fields.insert("forwarded_for".into(), Value::from(addresses.join(" ")));
+        fields.insert("forwarded_for", Value::from(addresses.join(" ")));
     }
 }
 
@@ -294,24 +295,24 @@ impl FormatParser for AccessParser {
 }
 
 /// `GET /api/order/1?x=1 HTTP/1.1` -> method, path, query, protocol.
-fn split_request(request: &str, fields: &mut Map<String, Value>) {
+fn split_request(request: &str, fields: &mut Fields) {
     let mut parts = request.splitn(3, ' ');
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
-        fields.insert("request".into(), Value::from(request));
+        fields.insert("request", Value::from(request));
         return;
     };
-    fields.insert("method".into(), Value::from(method));
+    fields.insert("method", Value::from(method));
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    fields.insert("path".into(), Value::from(path));
+    fields.insert("path", Value::from(path));
     if !query.is_empty() {
-        fields.insert("query_string".into(), Value::from(query));
+        fields.insert("query_string", Value::from(query));
     }
     if let Some(protocol) = parts.next() {
-        fields.insert("protocol".into(), Value::from(protocol));
+        fields.insert("protocol", Value::from(protocol));
     }
 }
 
-fn map_variable(name: &str, text: &str, fields: &mut Map<String, Value>) {
+fn map_variable(name: &str, text: &str, fields: &mut Fields) {
     let (key, value) = match name {
         "remote_user" => ("user", Value::from(text)),
         "status" => match text.parse::<u64>() {

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use sluice_core::{Event, FormatName, Level};
+use sluice_core::{Event, Fields, FormatName, Level};
 
 use crate::{PARSE_ERROR_FIELD, Parser, json};
 
@@ -18,7 +18,7 @@ pub struct PushedRecord {
     pub timestamp: Option<DateTime<Utc>>,
     pub level: Option<Level>,
     pub host: Option<String>,
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
 }
 
 impl Parser {
@@ -100,11 +100,9 @@ impl Parser {
     }
 }
 
-fn merge_missing(into: &mut Map<String, Value>, from: &Map<String, Value>) {
-    for (key, value) in from {
-        if !into.contains_key(key) {
-            into.insert(key.clone(), value.clone());
-        }
+fn merge_missing(into: &mut Fields, from: &Fields) {
+    for (key, value) in from.iter() {
+        into.insert_if_absent(key.to_owned(), || value.clone());
     }
 }
 
@@ -173,9 +171,9 @@ mod tests {
     #[test]
     fn a_record_takes_its_shippers_time_level_and_labels() {
         let at = DateTime::parse_from_rfc3339("2026-11-20T14:00:01.5Z").unwrap().to_utc();
-        let mut fields = Map::new();
-        fields.insert("service_name".into(), json!("checkout"));
-        fields.insert("status".into(), json!("not overwritten"));
+        let mut fields = Fields::new();
+        fields.insert("service_name", json!("checkout"));
+        fields.insert("status", json!("not overwritten"));
         let line = r#"10.0.0.7 - - [20/Nov/2026:13:59:59 +0000] "GET /api/order/7 HTTP/1.1" 500 1 "-" "-""#;
         let mut out = Vec::new();
         parser(FormatName::Auto).push_record(

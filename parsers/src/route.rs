@@ -93,7 +93,7 @@ pub fn default_module(event: &Event) -> &'static str {
     let mut timed = false;
     for (key, value) in &event.fields {
         let text = value.as_str();
-        match key.as_str() {
+        match key {
             "module" | "service" | "app" | "service.name" | "service_name" | "application" | "logger_name"
                 if service.is_none() =>
             {
@@ -200,7 +200,7 @@ mod tests {
 
     fn event(fields: serde_json::Value, message: &str) -> Event {
         let mut e = Event::new(DateTime::UNIX_EPOCH, message);
-        e.fields = fields.as_object().unwrap().clone();
+        e.fields = fields.as_object().unwrap().clone().into();
         e
     }
 

@@ -43,14 +43,14 @@ impl SyslogParser {
             let mut tail = parts.next().unwrap_or("");
             if tail.starts_with('[') {
                 let end = structured_data_end(tail);
-                event.fields.insert("structured_data".into(), Value::from(&tail[..end]));
+                event.fields.insert("structured_data", Value::from(&tail[..end]));
                 tail = &tail[end..];
             } else if let Some(r) = tail.strip_prefix('-') {
                 tail = r;
             }
             for (key, value) in [("app", app), ("pid", procid), ("msgid", msgid)] {
                 if value != "-" {
-                    event.fields.insert(key.into(), Value::from(value));
+                    event.fields.insert(key, Value::from(value));
                 }
             }
             event.message = tail.trim_start().trim_start_matches('\u{feff}').to_owned();
@@ -61,9 +61,9 @@ impl SyslogParser {
                         Some((a, p)) => (a, p.trim_end_matches(']')),
                         None => (tag, ""),
                     };
-                    event.fields.insert("app".into(), Value::from(app));
+                    event.fields.insert("app", Value::from(app));
                     if !pid.is_empty() {
-                        event.fields.insert("pid".into(), Value::from(pid));
+                        event.fields.insert("pid", Value::from(pid));
                     }
                     event.message = msg.to_owned();
                 }
@@ -72,7 +72,7 @@ impl SyslogParser {
         }
         event.level = match pri {
             Some(p) => {
-                event.fields.insert("facility".into(), Value::from(p / 8));
+                event.fields.insert("facility", Value::from(p / 8));
                 severity_level(p % 8)
             }
             None => sniff_level(&event.message).unwrap_or(Level::Info),

@@ -23,7 +23,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use serde_json::{Number, Value};
-use sluice_core::{Event, Level, PARSE_ERROR_FIELD};
+use sluice_core::{Event, Fields, Level, PARSE_ERROR_FIELD};
 
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -290,7 +290,7 @@ pub(crate) fn events_from_batch(
         (text("source")?, text("level")?, text("host")?, text("message")?, text("fields")?);
     let module = batch.column_by_name("module").and_then(|c| c.as_any().downcast_ref::<StringArray>());
     // Typed columns this file has (version 1 files have five, as copies).
-    let typed: Vec<(&str, &ArrayRef)> =
+    let typed: Vec<(&'static str, &ArrayRef)> =
         TYPED_FIELDS.iter().filter_map(|(name, _)| batch.column_by_name(name).map(|c| (*name, c))).collect();
     let mut events = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
@@ -300,18 +300,18 @@ pub(crate) fn events_from_batch(
         event.source = source.value(row).to_owned();
         event.level = level.value(row).parse().unwrap_or(Level::Info);
         event.host = host.value(row).to_owned();
-        match serde_json::from_str(fields.value(row)) {
-            Ok(Value::Object(map)) => event.fields = map,
-            _ => {
-                event.fields.insert(PARSE_ERROR_FIELD.into(), "archive row has unreadable fields".into());
+        match serde_json::from_str::<Fields>(fields.value(row)) {
+            Ok(read) => event.fields = read,
+            Err(_) => {
+                event.fields.insert(PARSE_ERROR_FIELD, "archive row has unreadable fields".into());
             }
         }
         for (name, column) in &typed {
-            if column.is_null(row) || event.fields.contains_key(*name) {
+            if column.is_null(row) || event.fields.contains_key(name) {
                 continue;
             }
             if let Some(value) = value_at(column, row) {
-                event.fields.insert((*name).to_owned(), value);
+                event.fields.insert(*name, value);
             }
         }
         events.push(event);

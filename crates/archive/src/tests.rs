@@ -10,7 +10,7 @@ fn event(secs: i64, module: &str) -> Event {
     let mut e = Event::new(Utc.timestamp_opt(1_763_600_000 + secs, 0).unwrap(), format!("event {secs}"));
     e.module = module.into();
     e.source = "nginx".into();
-    e.fields.insert("status".into(), 502.into());
+    e.fields.insert("status", 502.into());
     e
 }
 
@@ -125,7 +125,7 @@ fn reader_returns_the_events_of_a_window_as_they_were_ingested() {
     let mut pushed = Vec::new();
     for (secs, module) in [(10, "order"), (20, "payment"), (30, "order"), (90_000, "order")] {
         let mut e = event(secs, module);
-        e.fields.insert("trace_id".into(), format!("t{secs}").into());
+        e.fields.insert("trace_id", format!("t{secs}").into());
         e.host = "web-1".into();
         pushed.push(e.clone());
         archive.push(e);
@@ -264,7 +264,7 @@ fn typed_columns_round_trip_every_value_exactly() {
     .enumerate()
     {
         let mut e = event(i as i64, "order");
-        e.fields = fields.as_object().unwrap().clone();
+        e.fields = fields.as_object().unwrap().clone().into();
         events.push(e);
     }
     let schema = Arc::new(schema::arrow_schema());

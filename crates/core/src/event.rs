@@ -3,7 +3,9 @@ use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::fields::Fields;
 
 /// The field that marks an event whose text could not be parsed (kept raw, counted).
 pub const PARSE_ERROR_FIELD: &str = "parse_error";
@@ -23,7 +25,7 @@ pub struct Event {
     pub host: String,
     pub message: String,
     #[serde(default)]
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
 }
 
 impl Event {
@@ -36,7 +38,7 @@ impl Event {
             level: Level::Info,
             host: String::new(),
             message: message.into(),
-            fields: Map::new(),
+            fields: Fields::new(),
         }
     }
 
@@ -176,7 +178,7 @@ mod tests {
         event.module = "order".into();
         event.source = "nginx".into();
         event.level = Level::Error;
-        event.fields.insert("status".into(), Value::from(502));
+        event.fields.insert("status", Value::from(502));
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["timestamp"], "2025-11-20T14:00:00.000Z");
         assert_eq!(json["level"], "error");

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod fields;
 pub mod time;
 
 pub use config::{
@@ -15,3 +16,4 @@ pub use config::{
 };
 pub use error::CoreError;
 pub use event::{BUILTIN_MODULES, Event, Level, PARSE_ERROR_FIELD};
+pub use fields::{FieldName, Fields};

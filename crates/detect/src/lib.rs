@@ -30,7 +30,7 @@ impl SlowSqlMarker {
     pub fn mark(&self, event: &mut Event) -> bool {
         let Some(ms) = event.field_f64("query_time_ms") else { return false };
         let slow = ms > self.threshold_ms;
-        event.fields.insert("slow".into(), Value::Bool(slow));
+        event.fields.insert("slow", Value::Bool(slow));
         slow
     }
 }
@@ -45,7 +45,7 @@ mod tests {
         let mut e = Event::new(Utc.timestamp_opt(1_763_600_000 + secs, 0).unwrap(), "x");
         e.module = module.into();
         e.level = level;
-        e.fields = fields.as_object().unwrap().clone();
+        e.fields = fields.as_object().unwrap().clone().into();
         e
     }
 

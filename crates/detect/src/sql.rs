@@ -69,6 +69,6 @@ pub fn enrich(event: &mut Event) {
         return;
     }
     let class = classify(query, Dialect::of(event));
-    event.fields.insert("fingerprint".into(), Value::String(class.fingerprint));
-    event.fields.insert("query_id".into(), Value::String(class.id));
+    event.fields.insert("fingerprint", Value::String(class.fingerprint));
+    event.fields.insert("query_id", Value::String(class.id));
 }

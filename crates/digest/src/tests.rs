@@ -10,7 +10,8 @@ fn statement(secs: i64, query: &str, ms: f64, module: &str) -> Event {
     e.fields = json!({"query": query, "query_time_ms": ms, "db": "shop", "rows_examined": 10, "lock_time_ms": 0.5})
         .as_object()
         .unwrap()
-        .clone();
+        .clone()
+        .into();
     e
 }
 
@@ -65,10 +66,10 @@ fn window_and_threshold() {
 #[test]
 fn postgres_statements_use_pgbadger_normalisation_and_skip_parse_steps() {
     let mut execute = statement(0, "SELECT * FROM t WHERE a IN (1, 2)", 800.0, "order");
-    execute.fields.insert("db_system".into(), json!("postgresql"));
-    execute.fields.insert("statement_kind".into(), json!("execute"));
+    execute.fields.insert("db_system", json!("postgresql"));
+    execute.fields.insert("statement_kind", json!("execute"));
     let mut parse = execute.clone();
-    parse.fields.insert("statement_kind".into(), json!("parse"));
+    parse.fields.insert("statement_kind", json!("parse"));
     let d = digest(&[execute, parse], DigestOptions::default());
     assert_eq!(d.total_queries, 1);
     assert_eq!(d.queries[0].fingerprint, "select * from t where a in (...);", "ended with `;` as pgBadger does");

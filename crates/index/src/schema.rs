@@ -92,7 +92,7 @@ impl Fields {
         doc.add_text(self.host, &event.host);
         doc.add_text(self.message, &event.message);
         if !event.fields.is_empty() {
-            let object = event.fields.iter().map(|(k, v)| (k.clone(), owned_value(v))).collect();
+            let object = event.fields.iter().map(|(k, v)| (k.to_owned(), owned_value(v))).collect();
             doc.add_field_value(self.fields, &OwnedValue::Object(object));
         }
         let json = serde_json::to_string(event).unwrap_or_default();

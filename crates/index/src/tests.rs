@@ -9,7 +9,7 @@ fn event(secs: i64, module: &str, level: Level, message: &str, fields: serde_jso
     e.module = module.into();
     e.source = "test".into();
     e.level = level;
-    e.fields = fields.as_object().unwrap().clone();
+    e.fields = fields.as_object().unwrap().clone().into();
     e
 }
 
@@ -70,6 +70,23 @@ fn finds_terms_fields_and_filters_newest_first() {
 }
 
 #[test]
+fn an_empty_index_answers_with_empty_aggregates() {
+    let (_dir, index) = index_with(&[]);
+    let from = Utc.timestamp_opt(1_763_600_000, 0).unwrap();
+    let request = SearchRequest {
+        from: Some(from),
+        to: Some(from + chrono::TimeDelta::hours(1)),
+        aggregate: true,
+        ..SearchRequest::default()
+    };
+    let response = index.search(&request).unwrap();
+    assert_eq!((response.total, response.hits.len()), (0, 0));
+    let aggregates = response.aggregates.unwrap();
+    assert!(aggregates.histogram.buckets.iter().all(|b| b.count == 0));
+    assert!(aggregates.facets.iter().all(|f| f.values.is_empty()));
+}
+
+#[test]
 fn bad_query_is_an_error_that_quotes_it() {
     let (_dir, index) = index_with(&[]);
     let request = SearchRequest { query: "status:(".into(), ..SearchRequest::default() };
@@ -95,11 +112,11 @@ fn filter_events_judges_archived_events_like_a_search() {
         let mut e =
             sluice_core::Event::new(chrono::DateTime::from_timestamp(1_763_600_000 + i as i64, 0).unwrap(), message);
         e.module = "payment".into();
-        e.fields.insert("status".into(), status.into());
+        e.fields.insert("status", status.into());
         events.push(e);
     }
-    events[0].fields.insert("http.response.status_code".into(), 504.into());
-    events[1].fields.insert("log".into(), serde_json::json!({"file": {"path": "/var/log/app.log"}}));
+    events[0].fields.insert("http.response.status_code", 504.into());
+    events[1].fields.insert("log", serde_json::json!({"file": {"path": "/var/log/app.log"}}));
     let pick = |q: &str| -> Vec<String> {
         crate::filter_events(q, events.clone()).unwrap().into_iter().map(|e| e.message).collect()
     };

@@ -9,7 +9,8 @@
 mod pattern;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use sluice_core::Fields;
 use sluice_core::{Event, Level};
 
 use crate::text::{exception_class, find_trace_id, sniff_level};
@@ -56,12 +57,12 @@ impl LogbackParser {
         if !event.fields.contains_key("trace_id")
             && let Some(id) = find_trace_id(&event.message)
         {
-            event.fields.insert("trace_id".into(), Value::from(id));
+            event.fields.insert("trace_id", Value::from(id));
         }
         if !event.fields.contains_key("exception")
             && let Some(class) = event.message.lines().find_map(exception_class)
         {
-            event.fields.insert("exception".into(), Value::from(class));
+            event.fields.insert("exception", Value::from(class));
         }
         out.push(event);
     }
@@ -90,7 +91,7 @@ impl FormatParser for LogbackParser {
         let at = self.last_time.unwrap_or(self.ctx.received_at);
         let mut event = Event::new(at, text.into_owned());
         event.level = sniff_level(&event.message).unwrap_or(Level::Info);
-        event.fields.insert(PARSE_ERROR_FIELD.into(), Value::from("line before the first log header"));
+        event.fields.insert(PARSE_ERROR_FIELD, Value::from("line before the first log header"));
         self.pending = Some(Pending { start: offset, event, lines: 1 });
     }
 
@@ -115,7 +116,7 @@ fn header_time(line: &[u8], tz: chrono_tz::Tz) -> Option<(DateTime<Utc>, usize)>
 
 /// Reads `[thread] LEVEL logger - message` in any of the usual orders.
 fn parse_header(rest: &str, event: &mut Event) {
-    let mut fields = Map::new();
+    let mut fields = Fields::new();
     let mut level = None;
     let mut cursor = rest;
     loop {
@@ -147,12 +148,12 @@ fn parse_header(rest: &str, event: &mut Event) {
             continue;
         }
         if token.bytes().all(|b| b.is_ascii_digit()) && !fields.contains_key("pid") {
-            fields.insert("pid".into(), Value::from(token.parse::<u64>().unwrap_or(0)));
+            fields.insert("pid", Value::from(token.parse::<u64>().unwrap_or(0)));
             cursor = &cursor[end..];
             continue;
         }
         if level.is_some() && !fields.contains_key("logger") && looks_like_logger(token) {
-            fields.insert("logger".into(), Value::from(token));
+            fields.insert("logger", Value::from(token));
             cursor = &cursor[end..];
             continue;
         }
@@ -164,19 +165,19 @@ fn parse_header(rest: &str, event: &mut Event) {
     event.fields = fields;
 }
 
-fn read_bracket(group: &str, fields: &mut Map<String, Value>) {
+fn read_bracket(group: &str, fields: &mut Fields) {
     // Sleuth/Micrometer: `[app,traceId,spanId]` or `[app,traceId,spanId,true]`.
     let parts: Vec<&str> = group.split(',').map(str::trim).collect();
     if parts.len() >= 3 && parts[1].len() >= 16 && parts[1].bytes().all(|b| b.is_ascii_hexdigit()) {
         if !parts[0].is_empty() && !fields.contains_key("app") {
-            fields.insert("app".into(), Value::from(parts[0]));
+            fields.insert("app", Value::from(parts[0]));
         }
-        fields.insert("trace_id".into(), Value::from(parts[1]));
-        fields.insert("span_id".into(), Value::from(parts[2]));
+        fields.insert("trace_id", Value::from(parts[1]));
+        fields.insert("span_id", Value::from(parts[2]));
         return;
     }
-    if let Some(previous) = fields.insert("thread".into(), Value::from(group.trim())) {
-        fields.insert("app".into(), previous);
+    if let Some(previous) = fields.insert("thread", Value::from(group.trim())) {
+        fields.insert("app", previous);
     }
 }
 

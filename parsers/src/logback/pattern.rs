@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use sluice_core::Fields;
 use sluice_core::Level;
 use sluice_core::time::local_to_utc;
 
@@ -33,7 +34,7 @@ pub(crate) struct Header {
     pub at: DateTime<Utc>,
     pub level: Level,
     pub message: String,
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
 }
 
 impl Pattern {
@@ -133,7 +134,7 @@ impl Pattern {
     /// Reads a header line; `None` means the line continues the event above.
     pub(crate) fn parse(&self, line: &str, tz: Tz, today: DateTime<Utc>) -> Option<Header> {
         let mut pos = 0;
-        let mut header = Header { at: today, level: Level::Info, message: String::new(), fields: Map::new() };
+        let mut header = Header { at: today, level: Level::Info, message: String::new(), fields: Fields::new() };
         let mut saw_date = false;
         for (index, item) in self.items.iter().enumerate() {
             let rest = &line[pos..];

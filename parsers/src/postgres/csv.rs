@@ -1,6 +1,7 @@
 //! `log_destination = csvlog`: one CSV record per message; quoted fields may span lines.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+use sluice_core::Fields;
 
 use super::Message;
 use crate::{ParseContext, timestamp};
@@ -77,7 +78,7 @@ pub(crate) fn message(record: &str, ctx: &ParseContext) -> Option<Message> {
         return None;
     }
     let (at, _) = timestamp::iso_prefix(values[0].as_bytes(), ctx.timezone)?;
-    let mut fields = Map::new();
+    let mut fields = Fields::new();
     for (name, value) in COLUMNS.iter().zip(&values).skip(1) {
         if value.is_empty() || matches!(*name, "severity" | "message") {
             continue;
@@ -89,14 +90,14 @@ pub(crate) fn message(record: &str, ctx: &ParseContext) -> Option<Message> {
             "connection_from" => {
                 let (host, port) = value.rsplit_once(':').unwrap_or((value, ""));
                 if let Ok(port) = port.parse::<u64>() {
-                    fields.insert("client_port".into(), Value::from(port));
+                    fields.insert("client_port", Value::from(port));
                 }
-                fields.insert("client_host".into(), Value::from(host));
+                fields.insert("client_host", Value::from(host));
                 continue;
             }
             _ => Value::from(value.as_str()),
         };
-        fields.insert((*name).into(), value);
+        fields.insert(*name, value);
     }
     Some(Message { at: Some(at), severity: values[11].clone(), text: values[13].clone(), fields })
 }

@@ -3,7 +3,8 @@
 //! (`{"textPayload": "[pid]: [1-1] db=,user= LOG:  ...", "timestamp": ...}`).
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use sluice_core::Fields;
 
 use super::Message;
 use crate::{ParseContext, timestamp};
@@ -81,8 +82,12 @@ const CNPG_NAMES: [(&str, &str); 18] = [
     ("query_id", "pg_query_id"),
 ];
 
-fn record_message(mut record: Map<String, Value>, ctx: &ParseContext, names: &[(&str, &str)]) -> Option<Message> {
-    let mut message = Message { at: None, severity: String::new(), text: String::new(), fields: Map::new() };
+fn record_message(
+    mut record: serde_json::Map<String, Value>,
+    ctx: &ParseContext,
+    names: &[(&str, &'static str)],
+) -> Option<Message> {
+    let mut message = Message { at: None, severity: String::new(), text: String::new(), fields: Fields::new() };
     for (source, target) in names {
         let Some(value) = record.remove(*source) else { continue };
         let text = match &value {
@@ -96,11 +101,11 @@ fn record_message(mut record: Map<String, Value>, ctx: &ParseContext, names: &[(
             "message" => message.text = text,
             "pid" | "session_line" | "client_port" => {
                 let number = text.parse::<u64>().map_or(value, Value::from);
-                message.fields.insert((*target).into(), number);
+                message.fields.insert(*target, number);
             }
             _ if text.is_empty() || text == "[unknown]" => {}
             _ => {
-                message.fields.insert((*target).into(), Value::from(text));
+                message.fields.insert(*target, Value::from(text));
             }
         }
     }

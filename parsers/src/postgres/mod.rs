@@ -10,7 +10,8 @@ mod json;
 mod prefix;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use sluice_core::Fields;
 use sluice_core::{Event, Level};
 
 use crate::text::as_text;
@@ -30,7 +31,7 @@ pub(crate) struct Message {
     pub at: Option<DateTime<Utc>>,
     pub severity: String,
     pub text: String,
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
 }
 
 struct Pending {
@@ -76,7 +77,7 @@ impl PostgresParser {
             let key = attached_key(attached);
             pending.event.message.push('\n');
             pending.event.message.push_str(&format!("{attached}:  {}", message.text));
-            pending.event.fields.insert(key.into(), Value::from(message.text));
+            pending.event.fields.insert(key, Value::from(message.text));
             pending.target = Some(key);
             return;
         }
@@ -90,7 +91,7 @@ impl PostgresParser {
                 event.message.push_str(&format!("\n{label}:  {text}"));
             }
         }
-        event.fields.insert("severity".into(), Value::from(message.severity));
+        event.fields.insert("severity", Value::from(message.severity));
         mark_duration(&mut event);
         self.pending = Some(Pending { start: offset, event, pid, target: None });
     }
@@ -106,7 +107,7 @@ impl PostgresParser {
     /// A stderr line: the prefix, then `SEVERITY:  message`. `default_at` is the time a
     /// wrapper (syslog, Cloud SQL) supplies for prefixes without one.
     fn stderr_message(&self, text: &str, default_at: Option<DateTime<Utc>>) -> Option<Message> {
-        let mut fields = Map::new();
+        let mut fields = Fields::new();
         let (at, end) = match &self.prefix {
             Some(prefix) => {
                 let m = prefix.parse(text, self.ctx.timezone, &mut fields, |end| severity_at(text, end).is_some())?;
@@ -280,31 +281,31 @@ fn find_severity(text: &str, from: usize) -> Option<(&str, usize, usize)> {
 }
 
 /// Reads what common prefixes carry: `[pid]`, `user@db`, `user=,db=,app=,client=`.
-fn parse_prefix(prefix: &str) -> Map<String, Value> {
-    let mut fields = Map::new();
+fn parse_prefix(prefix: &str) -> Fields {
+    let mut fields = Fields::new();
     for token in prefix.split(|c: char| c.is_whitespace() || c == ',') {
         let token = token.trim_matches(|c| c == ':' || c == ' ');
         if let Some(pid) = token.strip_prefix('[').and_then(|t| t.strip_suffix(']'))
             && let Ok(pid) = pid.parse::<u64>()
         {
-            fields.insert("pid".into(), Value::from(pid));
+            fields.insert("pid", Value::from(pid));
         } else if let Some((key, value)) = token.split_once('=') {
-            let key = match key {
-                "db" | "database" => "db",
-                "user" | "usr" => "user",
-                "app" | "application" => "application",
-                "client" | "host" | "remote" => "client_host",
-                other => other,
+            let key: sluice_core::FieldName = match key {
+                "db" | "database" => "db".into(),
+                "user" | "usr" => "user".into(),
+                "app" | "application" => "application".into(),
+                "client" | "host" | "remote" => "client_host".into(),
+                other => other.to_owned().into(),
             };
             if !value.is_empty() && !value.starts_with('[') {
-                fields.insert(key.into(), Value::from(value));
+                fields.insert(key, Value::from(value));
             }
         } else if let Some((user, db)) = token.split_once('@')
             && !user.is_empty()
             && !db.is_empty()
         {
-            fields.insert("user".into(), Value::from(user));
-            fields.insert("db".into(), Value::from(db));
+            fields.insert("user", Value::from(user));
+            fields.insert("db", Value::from(db));
         }
     }
     fields
@@ -316,13 +317,13 @@ fn mark_duration(event: &mut Event) {
     if let Some(rest) = msg.strip_prefix("duration: ") {
         let (number, after) = rest.split_once(" ms").unwrap_or((rest, ""));
         if let Ok(ms) = number.trim().parse::<f64>() {
-            event.fields.insert("query_time_ms".into(), Value::from(ms));
+            event.fields.insert("query_time_ms", Value::from(ms));
         }
         if let Some(kind) = statement_kind(after.trim_start()) {
-            event.fields.insert("statement_kind".into(), Value::from(kind));
+            event.fields.insert("statement_kind", Value::from(kind));
         }
     } else if let Some(kind) = statement_kind(msg) {
-        event.fields.insert("statement_kind".into(), Value::from(kind));
+        event.fields.insert("statement_kind", Value::from(kind));
     }
 }
 
@@ -338,8 +339,8 @@ fn split_statement(event: &mut Event) {
     let Some(at) = event.message.find(&kind) else { return };
     let Some(colon) = event.message[at..].find(": ") else { return };
     let sql = event.message[at + colon + 2..].trim().to_owned();
-    event.fields.insert("query".into(), Value::from(sql.clone()));
-    event.fields.insert("db_system".into(), Value::from("postgresql"));
+    event.fields.insert("query", Value::from(sql.clone()));
+    event.fields.insert("db_system", Value::from("postgresql"));
     event.message = sql;
 }
 

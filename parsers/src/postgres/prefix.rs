@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use sluice_core::Fields;
 
 use crate::{ParserError, timestamp};
 
@@ -25,7 +26,7 @@ pub(crate) struct LinePrefix {
 struct Checkpoint {
     pos: usize,
     at: Option<DateTime<Utc>>,
-    fields: Map<String, Value>,
+    fields: Fields,
 }
 
 /// What a prefix match yields: the time if the prefix has one, and where the prefix ends.
@@ -79,7 +80,7 @@ impl LinePrefix {
         &self,
         line: &str,
         tz: Tz,
-        fields: &mut Map<String, Value>,
+        fields: &mut Fields,
         accept: impl Fn(usize) -> bool,
     ) -> Option<PrefixMatch> {
         let mut at = None;
@@ -108,7 +109,7 @@ impl LinePrefix {
     fn fall_back(
         &self,
         checkpoint: Option<Checkpoint>,
-        fields: &mut Map<String, Value>,
+        fields: &mut Fields,
         accept: &impl Fn(usize) -> bool,
     ) -> Option<PrefixMatch> {
         let checkpoint = checkpoint?;
@@ -124,13 +125,13 @@ impl LinePrefix {
         rest: &str,
         tz: Tz,
         at: &mut Option<DateTime<Utc>>,
-        fields: &mut Map<String, Value>,
+        fields: &mut Fields,
     ) -> Option<usize> {
         match escape {
             't' | 'm' | 's' => {
                 let (t, used) = timestamp::iso_prefix(rest.as_bytes(), tz)?;
                 if escape == 's' {
-                    fields.insert("session_start".into(), Value::from(t.to_rfc3339()));
+                    fields.insert("session_start", Value::from(t.to_rfc3339()));
                 } else {
                     *at = Some(t);
                 }
@@ -150,7 +151,7 @@ impl LinePrefix {
                         'P' => "leader_pid",
                         _ => "txid",
                     };
-                    fields.insert(name.into(), Value::from(rest[..len].parse::<u64>().unwrap_or(0)));
+                    fields.insert(name, Value::from(rest[..len].parse::<u64>().unwrap_or(0)));
                 }
                 (len > 0 || escape == 'x' || escape == 'P').then_some(len)
             }
@@ -169,7 +170,7 @@ impl LinePrefix {
     }
 }
 
-fn store_text(escape: char, value: &str, fields: &mut Map<String, Value>) {
+fn store_text(escape: char, value: &str, fields: &mut Fields) {
     let name = match escape {
         'a' => "application",
         'u' => "user",
@@ -178,9 +179,9 @@ fn store_text(escape: char, value: &str, fields: &mut Map<String, Value>) {
         'r' => {
             // `10.0.0.1(5432)`: host and port.
             let (host, port) = value.split_once('(').unwrap_or((value, ""));
-            fields.insert("client_host".into(), Value::from(host));
+            fields.insert("client_host", Value::from(host));
             if let Ok(port) = port.trim_end_matches(')').parse::<u64>() {
-                fields.insert("client_port".into(), Value::from(port));
+                fields.insert("client_port", Value::from(port));
             }
             return;
         }
@@ -193,16 +194,16 @@ fn store_text(escape: char, value: &str, fields: &mut Map<String, Value>) {
         'Q' => "pg_query_id",
         _ => "prefix",
     };
-    fields.insert(name.into(), Value::from(value));
+    fields.insert(name, Value::from(value));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(prefix: &str, line: &str) -> Option<(Option<String>, usize, Map<String, Value>)> {
+    fn parse(prefix: &str, line: &str) -> Option<(Option<String>, usize, Fields)> {
         let compiled = LinePrefix::compile(prefix).unwrap();
-        let mut fields = Map::new();
+        let mut fields = Fields::new();
         let accept = |end: usize| line[end..].starts_with("LOG:  ") || line[end..].starts_with("ERROR:  ");
         compiled.parse(line, Tz::UTC, &mut fields, accept).map(|m| (m.at.map(|t| t.to_rfc3339()), m.end, fields))
     }

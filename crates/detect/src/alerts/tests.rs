@@ -21,14 +21,14 @@ fn log(secs: f64, module: &str, level: Level, message: &str) -> Event {
 fn request(secs: f64, module: &str, status: u16) -> Event {
     let mut e = log(secs, module, Level::from_http_status(status), "GET /api/pay/submit");
     e.source = "nginx".into();
-    e.fields.insert("status".into(), json!(status));
+    e.fields.insert("status", json!(status));
     e
 }
 
 fn statement(secs: f64, module: &str, query: &str, ms: f64) -> Event {
     let mut e = log(secs, module, Level::Info, query);
     e.source = "mysql".into();
-    e.fields = json!({"query": query, "query_time_ms": ms, "db_system": "mysql"}).as_object().unwrap().clone();
+    e.fields = json!({"query": query, "query_time_ms": ms, "db_system": "mysql"}).as_object().unwrap().clone().into();
     e
 }
 
@@ -259,7 +259,7 @@ fn messages_are_grouped_without_their_numbers_and_ids() {
 
 fn timed_request(secs: f64, module: &str, ms: f64) -> Event {
     let mut e = request(secs, module, 200);
-    e.fields.insert("request_time_ms".into(), json!(ms));
+    e.fields.insert("request_time_ms", json!(ms));
     e
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sluice_core::Level;
+use sluice_core::{Fields, Level};
 use sluice_parsers::PushedRecord;
 
 use crate::IngestError;
@@ -170,15 +170,15 @@ fn decode_protobuf(raw: &[u8]) -> Result<Vec<LokiStream>, IngestError> {
 }
 
 fn entry(labels: &BTreeMap<String, String>, ns: i64, line: String, metadata: Map<String, Value>) -> PushedRecord {
-    let mut fields = metadata;
+    let mut fields = Fields::from(metadata);
     for (key, value) in labels {
-        fields.entry(key.clone()).or_insert_with(|| Value::String(value.clone()));
+        fields.insert_if_absent(key.clone(), || Value::String(value.clone()));
     }
     let level = ["level", "detected_level", "severity", "lvl"]
         .iter()
-        .find_map(|k| fields.get(*k).and_then(Value::as_str).and_then(Level::parse_lenient));
+        .find_map(|k| fields.get(k).and_then(Value::as_str).and_then(Level::parse_lenient));
     let host =
-        ["host", "hostname", "instance"].iter().find_map(|k| fields.get(*k).and_then(Value::as_str)).map(str::to_owned);
+        ["host", "hostname", "instance"].iter().find_map(|k| fields.get(k).and_then(Value::as_str)).map(str::to_owned);
     let timestamp: Option<DateTime<Utc>> = (ns > 0).then(|| DateTime::from_timestamp_nanos(ns));
     PushedRecord { text: line, timestamp, level, host, fields }
 }

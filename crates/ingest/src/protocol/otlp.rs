@@ -5,7 +5,7 @@
 
 use chrono::DateTime;
 use serde_json::{Map, Value};
-use sluice_core::Level;
+use sluice_core::{Fields, Level};
 use sluice_parsers::PushedRecord;
 
 use crate::IngestError;
@@ -147,24 +147,24 @@ fn resource(logs: wire::ResourceLogs) -> OtlpResource {
     for scope_logs in logs.scope_logs {
         let scope = scope_logs.scope.map(|s| s.name).filter(|n| !n.is_empty());
         for log in scope_logs.log_records {
-            let mut fields = attributes(log.attributes);
+            let mut fields = Fields::from(attributes(log.attributes));
             for (key, value) in &resource_fields {
-                fields.entry(key.clone()).or_insert_with(|| value.clone());
+                fields.insert_if_absent(key.clone(), || value.clone());
             }
             if let Some(scope) = &scope {
-                fields.entry("otel.scope.name").or_insert_with(|| Value::String(scope.clone()));
+                fields.insert_if_absent("otel.scope.name", || Value::String(scope.clone()));
             }
             if !log.trace_id.is_empty() {
-                fields.insert("trace_id".into(), Value::String(hex(&log.trace_id)));
+                fields.insert("trace_id", Value::String(hex(&log.trace_id)));
             }
             if !log.span_id.is_empty() {
-                fields.insert("span_id".into(), Value::String(hex(&log.span_id)));
+                fields.insert("span_id", Value::String(hex(&log.span_id)));
             }
             if !log.event_name.is_empty() {
-                fields.insert("event.name".into(), Value::String(log.event_name));
+                fields.insert("event.name", Value::String(log.event_name));
             }
             if !log.severity_text.is_empty() {
-                fields.insert("severity_text".into(), Value::String(log.severity_text.clone()));
+                fields.insert("severity_text", Value::String(log.severity_text.clone()));
             }
             let text = match log.body.map(any_value) {
                 None | Some(Value::Null) => String::new(),
@@ -172,7 +172,7 @@ fn resource(logs: wire::ResourceLogs) -> OtlpResource {
                 Some(Value::Object(map)) => {
                     let text = Value::Object(map.clone()).to_string();
                     for (key, value) in map {
-                        fields.entry(key).or_insert(value);
+                        fields.insert_if_absent(key, || value);
                     }
                     text
                 }

@@ -43,12 +43,12 @@ cat >"$work/tantivy/meta.json" <<'JSON'
   "segments": [],
   "schema": [
     {"name": "timestamp", "type": "date", "options": {"indexed": true, "fieldnorms": false, "fast": true, "stored": false, "precision": "microseconds"}},
-    {"name": "module", "type": "text", "options": {"indexing": {"record": "basic", "fieldnorms": false, "tokenizer": "raw"}, "stored": false, "fast": {"normalizer": "raw"}}},
-    {"name": "source", "type": "text", "options": {"indexing": {"record": "basic", "fieldnorms": false, "tokenizer": "raw"}, "stored": false, "fast": {"normalizer": "raw"}}},
-    {"name": "level", "type": "text", "options": {"indexing": {"record": "basic", "fieldnorms": false, "tokenizer": "raw"}, "stored": false, "fast": {"normalizer": "raw"}}},
-    {"name": "host", "type": "text", "options": {"indexing": {"record": "basic", "fieldnorms": false, "tokenizer": "raw"}, "stored": false, "fast": {"normalizer": "raw"}}},
+    {"name": "module", "type": "text", "options": {"indexing": {"record": "basic", "fieldnorms": false, "tokenizer": "raw"}, "stored": false, "fast": {"with_tokenizer": "raw"}}},
+    {"name": "source", "type": "text", "options": {"indexing": {"record": "basic", "fieldnorms": false, "tokenizer": "raw"}, "stored": false, "fast": {"with_tokenizer": "raw"}}},
+    {"name": "level", "type": "text", "options": {"indexing": {"record": "basic", "fieldnorms": false, "tokenizer": "raw"}, "stored": false, "fast": {"with_tokenizer": "raw"}}},
+    {"name": "host", "type": "text", "options": {"indexing": {"record": "basic", "fieldnorms": false, "tokenizer": "raw"}, "stored": false, "fast": {"with_tokenizer": "raw"}}},
     {"name": "message", "type": "text", "options": {"indexing": {"record": "position", "fieldnorms": true, "tokenizer": "default"}, "stored": true, "fast": false}},
-    {"name": "fields", "type": "json_object", "options": {"indexing": {"record": "position", "fieldnorms": true, "tokenizer": "default"}, "stored": true, "fast": {"normalizer": "raw"}, "expand_dots_enabled": true}}
+    {"name": "fields", "type": "json_object", "options": {"indexing": {"record": "position", "fieldnorms": true, "tokenizer": "default"}, "stored": true, "fast": {"with_tokenizer": "raw"}, "expand_dots_enabled": true}}
   ],
   "opstamp": 0
 }
@@ -60,7 +60,7 @@ seconds() { /usr/bin/time -f "%e %M" "$@" 2>&1 >/dev/null | tail -1; }
 read -r t_cli rss_cli < <(seconds "$tantivy" index -i "$work/tantivy" -f "$docs" -t 2 -m 256000000)
 cli_size=$(du -sb "$work/tantivy" | cut -f1)
 
-read -r t_sluice rss_sluice < <(seconds "$bin/sluice" import --data-dir "$work/sluice" --format json --source events "$docs")
+read -r t_sluice rss_sluice < <(seconds "$bin/sluice" import --data-dir "$work/sluice" --format json "$docs")
 sluice_index=$(du -sb "$work/sluice/index" | cut -f1)
 indexed=$("$bin/sluice" search --data-dir "$work/sluice" '*' --count)
 

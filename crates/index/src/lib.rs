@@ -252,8 +252,6 @@ impl EventIndex {
         };
         let limit = request.limit;
         let top = || TopDocs::with_limit(limit.max(1)).order_by(by_time(Order::Desc));
-        let paged =
-            request.search_after.map(|after| partition::beyond(&self.parser.fields, query.box_clone(), after, true));
         let mut total = 0;
         let mut parts = Vec::new();
         let mut found: Vec<(SortKey, usize, DocAddress)> = Vec::new();
@@ -264,14 +262,18 @@ impl EventIndex {
             // older ones only add to the counts.
             let wants_hits = limit > 0 && found.len() < limit;
             let collector = aggregates.as_ref().map(aggregate::Request::collector);
-            let (count, hits, fruit) = match &paged {
+            let (count, hits, fruit) = match request.search_after {
                 None => {
                     let (count, hits, fruit) = searcher.search(&*query, &(Count, wants_hits.then(top), collector))?;
                     (count, hits.unwrap_or_default(), fruit)
                 }
-                Some(paged) => {
+                Some(after) => {
                     let (count, fruit) = searcher.search(&*query, &(Count, collector))?;
-                    let hits = if wants_hits { searcher.search(&**paged, &top())? } else { Vec::new() };
+                    let hits = if wants_hits {
+                        beyond(&searcher, &self.parser.fields, &*query, after, true, limit - found.len())?
+                    } else {
+                        Vec::new()
+                    };
                     (count, hits, fruit)
                 }
             };
@@ -333,16 +335,10 @@ impl EventIndex {
         if older {
             partitions.reverse();
         }
-        let order = if older { Order::Desc } else { Order::Asc };
-        let top = TopDocs::with_limit(limit).order_by(by_time(order));
-        let side = partition::beyond(&self.parser.fields, query.box_clone(), at, older);
         let mut hits = Vec::new();
         for partition in partitions {
             let searcher = partition.reader.searcher();
-            for (key, address) in searcher.search(&*side, &top)? {
-                if hits.len() == limit {
-                    break;
-                }
+            for (key, address) in beyond(&searcher, &self.parser.fields, query, at, older, limit - hits.len())? {
                 if let Some(event) = read_event(&searcher, &partition.fields, address)? {
                     hits.push(Hit { event, sort: cursor_of(&key), highlights: Vec::new() });
                 }
@@ -393,6 +389,43 @@ impl EventIndex {
 
     fn build_query(&self, request: &SearchRequest) -> Result<Box<dyn Query>, IndexError> {
         build_query(&self.parser, request)
+    }
+}
+
+/// The `limit` matches of `query` nearest to `cursor` on one side of it (strictly older or
+/// newer), nearest first. The time bound is one inclusive range, which intersects cheaply
+/// with the query (an OR of ranges would scan the whole timestamp column); the events
+/// of the cursor's own microsecond on the wrong side of its ordinal are dropped after.
+fn beyond(
+    searcher: &Searcher,
+    fields: &Fields,
+    query: &dyn Query,
+    cursor: Cursor,
+    older: bool,
+    limit: usize,
+) -> Result<Vec<(SortKey, DocAddress)>, IndexError> {
+    let at = Term::from_field_date(fields.timestamp, tantivy::DateTime::from_timestamp_micros(cursor.micros));
+    let range = if older {
+        RangeQuery::new(Bound::Unbounded, Bound::Included(at))
+    } else {
+        RangeQuery::new(Bound::Included(at), Bound::Unbounded)
+    };
+    let bounded = BooleanQuery::new(vec![(Occur::Must, query.box_clone()), (Occur::Must, Box::new(range))]);
+    let order = if older { Order::Desc } else { Order::Asc };
+    // Room for the cursor's own microsecond; grown when more events share it.
+    let mut slack = 16;
+    loop {
+        let top = searcher.search(&bounded, &TopDocs::with_limit(limit + slack).order_by(by_time(order)))?;
+        let fetched = top.len();
+        let past: Vec<(SortKey, DocAddress)> = top
+            .into_iter()
+            .filter(|(key, _)| if older { cursor_of(key) < cursor } else { cursor_of(key) > cursor })
+            .take(limit)
+            .collect();
+        if past.len() == limit || fetched < limit + slack {
+            return Ok(past);
+        }
+        slack *= 8;
     }
 }
 

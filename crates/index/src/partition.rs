@@ -2,16 +2,14 @@
 //! opens only the days its window touches, merges stay within a day, and retention deletes
 //! a whole directory instead of deleting documents one by one.
 
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery};
 use tantivy::schema::Value;
-use tantivy::{Index, IndexReader, ReloadPolicy, Term};
+use tantivy::{Index, IndexReader, ReloadPolicy};
 
+use crate::IndexError;
 use crate::schema::{self, Fields};
-use crate::{Cursor, IndexError};
 
 /// The name of a day's directory.
 pub(crate) fn dir_name(day: NaiveDate) -> String {
@@ -90,31 +88,6 @@ pub(crate) fn wal_seq_of(payload: Option<&str>) -> u64 {
         .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
         .and_then(|v| v["wal_seq"].as_u64())
         .unwrap_or(0)
-}
-
-/// `query` limited to events strictly before (`older`) or after `cursor` in the
-/// (timestamp, ordinal) order.
-pub(crate) fn beyond(fields: &Fields, query: Box<dyn Query>, cursor: Cursor, older: bool) -> Box<dyn Query> {
-    let at = Term::from_field_date(fields.timestamp, tantivy::DateTime::from_timestamp_micros(cursor.micros));
-    let ord = Term::from_field_u64(fields.ord, cursor.ord);
-    let (time, same_time_ord) = if older {
-        (
-            RangeQuery::new(Bound::Unbounded, Bound::Excluded(at.clone())),
-            RangeQuery::new(Bound::Unbounded, Bound::Excluded(ord)),
-        )
-    } else {
-        (
-            RangeQuery::new(Bound::Excluded(at.clone()), Bound::Unbounded),
-            RangeQuery::new(Bound::Excluded(ord), Bound::Unbounded),
-        )
-    };
-    let same_time = RangeQuery::new(Bound::Included(at.clone()), Bound::Included(at));
-    let tie: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
-        (Occur::Must, Box::new(same_time) as Box<dyn Query>),
-        (Occur::Must, Box::new(same_time_ord)),
-    ]));
-    let side: Box<dyn Query> = Box::new(BooleanQuery::new(vec![(Occur::Should, Box::new(time)), (Occur::Should, tie)]));
-    Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, side)]))
 }
 
 /// Reads the stored event and its sort key of a document.

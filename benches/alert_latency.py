@@ -6,23 +6,12 @@ then N times: posts five quiet minutes of a module's logs, then a burst of error
 request, and measures from the ingest response to the `opened` event. Prints p50/p90/max.
 Usage (repo root, after `cargo build --release`): benches/alert_latency.py [N]
 """
-import json, os, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import json, sys, threading, time, urllib.request
+
+import bench_server
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-work = tempfile.mkdtemp()
-open(os.path.join(work, "sluice.toml"), "w").write("")  # no tailed sources
-port = 7097
-server = subprocess.Popen(
-    ["./target/release/sluice", "serve", "--config", os.path.join(work, "sluice.toml"),
-     "--data-dir", os.path.join(work, "data"), "--listen", f"127.0.0.1:{port}"],
-    stderr=subprocess.DEVNULL)
-base = f"http://127.0.0.1:{port}"
-for _ in range(100):
-    try:
-        urllib.request.urlopen(base + "/healthz", timeout=1)
-        break
-    except OSError:
-        time.sleep(0.1)
+server, base = bench_server.start(7097)
 
 opened = {}
 def listen():

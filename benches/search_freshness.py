@@ -8,23 +8,12 @@ of other events (one request of 200 lines every 50 ms) keeps the index busy mean
 Prints p50/p99/max. The search issue's target: searchable within 1 s at p99.
 Usage (repo root, after `cargo build --release`): benches/search_freshness.py [N]
 """
-import json, os, subprocess, sys, tempfile, threading, time, urllib.parse, urllib.request
+import json, sys, threading, time, urllib.parse, urllib.request
+
+import bench_server
 
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-work = tempfile.mkdtemp()
-open(os.path.join(work, "sluice.toml"), "w").write("")  # no tailed sources
-port = 7096
-server = subprocess.Popen(
-    ["./target/release/sluice", "serve", "--config", os.path.join(work, "sluice.toml"),
-     "--data-dir", os.path.join(work, "data"), "--listen", f"127.0.0.1:{port}"],
-    stderr=subprocess.DEVNULL)
-base = f"http://127.0.0.1:{port}"
-for _ in range(100):
-    try:
-        urllib.request.urlopen(base + "/healthz", timeout=1)
-        break
-    except OSError:
-        time.sleep(0.1)
+server, base = bench_server.start(7096)
 
 
 def post(lines):

@@ -37,7 +37,7 @@ pub(crate) struct Partition {
 impl Partition {
     /// Opens the day's index under `root`, creating it if needed.
     pub(crate) fn open_or_create(root: &Path, day: NaiveDate) -> Result<Partition, IndexError> {
-        let dir = root.join(dir_name(day));
+        let dir = Partition::path(root, day);
         std::fs::create_dir_all(&dir).map_err(|source| IndexError::Io { path: dir.clone(), source })?;
         let mmap = tantivy::directory::MmapDirectory::open(&dir)
             .map_err(|e| IndexError::Tantivy(tantivy::TantivyError::from(e)))?;

@@ -204,7 +204,9 @@ impl AccessParser {
     }
 
     pub(crate) fn parse_line(&mut self, line: &[u8]) -> Event {
-        let found = (0..self.formats.len()).find_map(|i| self.parse_with(i, line).map(|m| (i, m)));
+        // Validated once here; the values are slices of it and need no second check.
+        let valid = std::str::from_utf8(line).ok();
+        let found = (0..self.formats.len()).find_map(|i| self.parse_with(i, line, valid).map(|m| (i, m)));
         let Some((index, matched)) = found else {
             let at = self.last_time.unwrap_or(self.ctx.received_at);
             return raw_event(line, at, "line does not match the log format");
@@ -217,7 +219,7 @@ impl AccessParser {
         }
         let at = matched.time.or(self.last_time).unwrap_or(self.ctx.received_at);
         self.last_time = Some(at);
-        let mut event = Event::new(at, crate::text::to_text(line));
+        let mut event = Event::new(at, valid.map_or_else(|| crate::text::to_text(line), str::to_owned));
         event.level = matched
             .fields
             .get("status")
@@ -227,13 +229,14 @@ impl AccessParser {
         event
     }
 
-    fn parse_with(&self, index: usize, line: &[u8]) -> Option<Matched> {
-        let mut m = Matched::default();
+    fn parse_with(&self, index: usize, line: &[u8], valid: Option<&str>) -> Option<Matched> {
+        // Room for what `combined` yields, so the list grows once at most.
+        let mut m = Matched { fields: Fields::with_capacity(12), ..Matched::default() };
         let whole = self.formats[index].parse(line, |name, value| {
             if value == b"-" || value.is_empty() {
                 return;
             }
-            let text = crate::text::as_text(value);
+            let text = crate::text::slice_as_text(valid, line, value);
             match name {
                 "time_local" => {
                     m.time = timestamp::common_log(value);
@@ -260,10 +263,16 @@ impl AccessParser {
 /// (`10.0.0.2, 10.0.0.1, 127.0.0.1`) whose first entry is the original client, or
 /// Apache's vhost_combined `vhost1.example.com 123.123.123.123`.
 fn split_addresses(text: &str, fields: &mut Fields) {
+    let is_ip = |w: &str| w.trim_end_matches(',').parse::<std::net::IpAddr>().is_ok();
+    // Almost every line has one plain address: no copies for it.
+    if !text.contains([' ', '"', ',']) {
+        let key = if is_ip(text) { "client_ip" } else { "client_host" };
+        fields.insert(key, Value::from(text));
+        return;
+    }
     // `"10.5.102.222, 199.96.1.1" 10.2.1.185`: a proxy's quoted X-Forwarded-For first.
     let unquoted = text.replace('"', " ");
     let words: Vec<&str> = unquoted.split(' ').filter(|w| !w.is_empty()).collect();
-    let is_ip = |w: &str| w.trim_end_matches(',').parse::<std::net::IpAddr>().is_ok();
     let (vhost, addresses) = match words.split_first() {
         Some((first, rest)) if !rest.is_empty() && !is_ip(first) && !first.ends_with(',') => (Some(*first), rest),
         _ => (None, &words[..]),
@@ -313,7 +322,7 @@ fn split_request(request: &str, fields: &mut Fields) {
 }
 
 fn map_variable(name: &str, text: &str, fields: &mut Fields) {
-    let (key, value) = match name {
+    let (key, value): (&'static str, Value) = match name {
         "remote_user" => ("user", Value::from(text)),
         "status" => match text.parse::<u64>() {
             Ok(n) => ("status", Value::from(n)),
@@ -335,9 +344,13 @@ fn map_variable(name: &str, text: &str, fields: &mut Fields) {
         "request_id" | "http_x_request_id" => ("request_id", Value::from(text)),
         "http_x_b3_traceid" | "http_traceparent" | "http_x_trace_id" | "trace_id" => ("trace_id", Value::from(text)),
         "host" | "server_name" | "http_host" => ("vhost", Value::from(text)),
-        other => (other, number_or_text(text)),
+        other => {
+            fields.insert(other.to_owned(), number_or_text(text));
+            return;
+        }
     };
-    fields.insert(key.to_owned(), value);
+    // Known variables get static names: no allocation per field.
+    fields.insert(key, value);
 }
 
 fn number_or_text(text: &str) -> Value {

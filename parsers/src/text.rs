@@ -19,6 +19,16 @@ pub(crate) fn as_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `part`, a slice of `whole`, as text. When `whole` is already known to be valid UTF-8
+/// (`valid`), the part is cut from it without validating again.
+pub(crate) fn slice_as_text<'a>(valid: Option<&'a str>, whole: &'a [u8], part: &'a [u8]) -> std::borrow::Cow<'a, str> {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    match valid.and_then(|text| text.get(start..start.checked_add(part.len())?)) {
+        Some(text) => std::borrow::Cow::Borrowed(text),
+        None => as_text(part),
+    }
+}
+
 /// The first level word in the first 120 bytes of a line (`ERROR`, `[warn]`, `level=info`).
 pub(crate) fn sniff_level(text: &str) -> Option<Level> {
     let head = &text.as_bytes()[..text.len().min(120)];

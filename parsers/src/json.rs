@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use sluice_core::{Event, Fields, Level};
+use sluice_core::{Event, FieldRef, Fields, Level};
 
 use crate::{FormatParser, ParseContext, raw_event, timestamp};
 
@@ -99,7 +99,7 @@ fn from_fields(mut map: Fields, ctx: &ParseContext, fallback: DateTime<Utc>) -> 
     }
     let mut event = Event::new(time.unwrap_or(fallback), message);
     event.level = level.unwrap_or_else(|| {
-        map.get("status").and_then(Value::as_u64).map_or(Level::Info, |s| Level::from_http_status(s as u16))
+        map.get("status").and_then(FieldRef::as_u64).map_or(Level::Info, |s| Level::from_http_status(s as u16))
     });
     event.host = host;
     if event.message.is_empty() {
@@ -113,7 +113,7 @@ fn from_fields(mut map: Fields, ctx: &ParseContext, fallback: DateTime<Utc>) -> 
 /// The role (time, level, message, host) a key plays and its rank among that role's
 /// aliases (lower wins), as indexes into the alias lists above. Upper-case spellings count
 /// too: syslog-ng's JSON templates write `MESSAGE`, `HOST`, `PRIORITY`.
-fn key_role(key: &str, value: &Value) -> Option<(usize, usize)> {
+fn key_role(key: &str, value: FieldRef<'_>) -> Option<(usize, usize)> {
     if key.bytes().any(|b| b.is_ascii_uppercase()) && key.len() <= 16 {
         let mut buf = [0u8; 16];
         let lower = &mut buf[..key.len()];
@@ -124,7 +124,7 @@ fn key_role(key: &str, value: &Value) -> Option<(usize, usize)> {
     lowercase_key_role(key, value)
 }
 
-fn lowercase_key_role(key: &str, value: &Value) -> Option<(usize, usize)> {
+fn lowercase_key_role(key: &str, value: FieldRef<'_>) -> Option<(usize, usize)> {
     Some(match key {
         "@timestamp" => (0, 0),
         "timestamp" => (0, 1),
@@ -137,7 +137,7 @@ fn lowercase_key_role(key: &str, value: &Value) -> Option<(usize, usize)> {
         "severity" => (1, 1),
         "lvl" => (1, 2),
         // ECS nests the level: {"log": {"level": "info"}}; a plain "log" string is the message.
-        "log" if value.is_object() => (1, 3),
+        "log" if value.other().is_some_and(Value::is_object) => (1, 3),
         "log.level" => (1, 3),
         "levelname" => (1, 4),
         "loglevel" => (1, 5),
@@ -162,7 +162,7 @@ fn lowercase_key_role(key: &str, value: &Value) -> Option<(usize, usize)> {
 fn take_key(map: &mut Fields, key: &str, alias: &str) -> Option<Value> {
     match alias.split_once('.') {
         Some((_, inner)) if !alias.eq_ignore_ascii_case(key) => {
-            let Some(Value::Object(nested)) = map.get_mut(key) else { return None };
+            let Some(Value::Object(nested)) = map.get_other_mut(key) else { return None };
             let value = nested.remove(inner)?;
             if nested.is_empty() {
                 map.remove(key);
@@ -218,8 +218,8 @@ mod tests {
         assert_eq!(e.timestamp.to_rfc3339(), "2026-11-20T14:00:00.500+00:00");
         assert_eq!(e.level, Level::Warn);
         assert_eq!(e.message, "low stock");
-        assert_eq!(e.fields["trace_id"], "abc123def");
-        assert_eq!(e.fields["sku"], "A1");
+        assert_eq!(e.fields.value("trace_id"), "abc123def");
+        assert_eq!(e.fields.value("sku"), "A1");
         assert!(!e.fields.contains_key("level"));
     }
 
@@ -237,7 +237,7 @@ mod tests {
     fn ecs_host_object() {
         let e = parse(r#"{"message":"m","host":{"name":"web-1","ip":"10.0.0.1"},"log.level":"warn"}"#);
         assert_eq!(e.host, "web-1");
-        assert_eq!(e.fields["host"]["ip"], "10.0.0.1");
+        assert_eq!(e.fields.value("host")["ip"], "10.0.0.1");
         assert_eq!(e.level, Level::Warn);
     }
 
@@ -247,16 +247,16 @@ mod tests {
             r#"{"@timestamp":"2026-11-20T14:00:00Z","MESSAGE":"disk full","HOST":"db-1","PRIORITY":"err","PROGRAM":"mysqld"}"#,
         );
         assert_eq!((e.message.as_str(), e.host.as_str(), e.level), ("disk full", "db-1", Level::Error));
-        assert_eq!(e.fields["PROGRAM"], "mysqld");
+        assert_eq!(e.fields.value("PROGRAM"), "mysqld");
         assert!(!e.fields.contains_key("MESSAGE"));
     }
 
     #[test]
     fn invalid_json_is_kept() {
         let e = parse(r#"{"level":"error", oops"#);
-        assert!(e.fields["parse_error"].as_str().unwrap().starts_with("invalid JSON"));
+        assert!(e.fields.value("parse_error").as_str().unwrap().starts_with("invalid JSON"));
         assert_eq!(e.level, Level::Info);
         let e = parse("[1,2]");
-        assert_eq!(e.fields["parse_error"], "not a JSON object");
+        assert_eq!(e.fields.value("parse_error"), "not a JSON object");
     }
 }

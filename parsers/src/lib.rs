@@ -182,7 +182,7 @@ fn strip_cr(line: &[u8]) -> &[u8] {
 pub(crate) fn raw_event(line: &[u8], at: DateTime<Utc>, reason: &str) -> Event {
     let mut event = Event::new(at, crate::text::to_text(line));
     event.level = text::sniff_level(&event.message).unwrap_or(sluice_core::Level::Info);
-    event.fields.insert(PARSE_ERROR_FIELD, serde_json::Value::from(reason));
+    event.fields.insert_str(PARSE_ERROR_FIELD, reason);
     event
 }
 

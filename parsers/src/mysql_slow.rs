@@ -76,7 +76,7 @@ impl SlowLogParser {
                 text => text.to_owned(),
             };
             let mut event = crate::raw_event(text.as_bytes(), at, "slow log comment outside any entry");
-            event.fields.extend(entry.fields);
+            event.fields.extend_from(&entry.fields);
             out.push(event);
             return;
         }
@@ -94,18 +94,18 @@ impl SlowLogParser {
         let mut event = Event::new(time, query.trim_end().to_owned());
         event.fields = entry.fields;
         if let Some(db) = entry.db.or_else(|| self.last_db.clone()) {
-            event.fields.insert("db", Value::from(db));
+            event.fields.insert_str("db", &db);
         }
         if entry.admin {
-            event.fields.insert("command", Value::from("admin"));
+            event.fields.insert_str("command", "admin");
         }
         if query.is_empty() {
-            event.fields.insert(PARSE_ERROR_FIELD, Value::from("slow log entry without a statement"));
+            event.fields.insert_str(PARSE_ERROR_FIELD, "slow log entry without a statement");
         } else if !entry.saw_metrics {
-            event.fields.insert(PARSE_ERROR_FIELD, Value::from("slow log entry without # Query_time"));
+            event.fields.insert_str(PARSE_ERROR_FIELD, "slow log entry without # Query_time");
         }
-        event.fields.insert("query", Value::from(query));
-        event.fields.insert("db_system", Value::from("mysql"));
+        event.fields.insert_str("query", &query);
+        event.fields.insert_str("db_system", "mysql");
         out.push(event);
     }
 
@@ -260,7 +260,7 @@ fn parse_user_host(text: &str, fields: &mut Fields) {
         None => who.split('[').next().unwrap_or("").trim(),
     };
     if !user.is_empty() {
-        fields.insert("user", Value::from(user));
+        fields.insert_str("user", user);
     }
     let (host_part, id_part) = match rest.find("Id:") {
         Some(i) => (&rest[..i], Some(&rest[i + 3..])),
@@ -274,10 +274,10 @@ fn parse_user_host(text: &str, fields: &mut Fields) {
     // Servers with skip-name-resolve log `@  [10.0.0.5]`: the address is the host.
     let host = if host.is_empty() { ip } else { host };
     if !host.is_empty() {
-        fields.insert("client_host", Value::from(host));
+        fields.insert_str("client_host", host);
     }
     if !ip.is_empty() {
-        fields.insert("client_ip", Value::from(ip));
+        fields.insert_str("client_ip", ip);
     }
     if let Some(id) = id_part.and_then(|s| s.trim().parse::<u64>().ok()) {
         fields.insert("thread_id", Value::from(id));
@@ -362,17 +362,17 @@ mod tests {
         let first = &events[0];
         // As pt-query-digest reports it: without the final `;`.
         assert_eq!(first.message, "SELECT *\n  FROM orders\n WHERE id = 7");
-        assert_eq!(first.fields["query_time_ms"], 1234.567);
-        assert_eq!(first.fields["lock_time_ms"], 0.1);
-        assert_eq!(first.fields["rows_examined"], 100);
-        assert_eq!(first.fields["db"], "shop");
-        assert_eq!(first.fields["user"], "shop");
-        assert_eq!(first.fields["client_ip"], "10.0.0.5");
-        assert_eq!(first.fields["thread_id"], 42);
+        assert_eq!(first.fields.value("query_time_ms"), 1234.567);
+        assert_eq!(first.fields.value("lock_time_ms"), 0.1);
+        assert_eq!(first.fields.value("rows_examined"), 100);
+        assert_eq!(first.fields.value("db"), "shop");
+        assert_eq!(first.fields.value("user"), "shop");
+        assert_eq!(first.fields.value("client_ip"), "10.0.0.5");
+        assert_eq!(first.fields.value("thread_id"), 42);
         assert_eq!(first.timestamp.to_rfc3339(), "2026-11-20T06:00:00.123456+00:00");
         // The second entry has no `# Time` and no `use`: both are inherited.
         assert_eq!(events[1].timestamp, first.timestamp);
-        assert_eq!(events[1].fields["db"], "shop");
+        assert_eq!(events[1].fields.value("db"), "shop");
     }
 
     #[test]
@@ -387,9 +387,9 @@ mod tests {
              select * from users;\n",
         );
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].fields["db"], "shop");
-        assert_eq!(events[0].fields["qc_hit"], "No");
-        assert_eq!(events[0].fields["thread_id"], 8);
+        assert_eq!(events[0].fields.value("db"), "shop");
+        assert_eq!(events[0].fields.value("qc_hit"), "No");
+        assert_eq!(events[0].fields.value("thread_id"), 8);
         assert_eq!(events[0].timestamp.to_rfc3339(), "2019-03-24T16:03:00+00:00");
     }
 
@@ -411,15 +411,15 @@ mod tests {
              ;\n\n",
         );
         assert_eq!(events.len(), 3);
-        assert_eq!(events[0].fields["user"], "[SQL_SLAVE]");
-        assert_eq!(events[0].fields["query"], "BEGIN");
+        assert_eq!(events[0].fields.value("user"), "[SQL_SLAVE]");
+        assert_eq!(events[0].fields.value("query"), "BEGIN");
         assert_eq!(events[0].timestamp.to_rfc3339(), "2007-12-18T11:48:27+00:00");
-        assert_eq!(events[1].fields["query"], "administrator command: Connect");
-        assert_eq!(events[1].fields["client_host"], "10.42.1.136");
-        assert_eq!(events[1].fields["db"], "faidr3");
+        assert_eq!(events[1].fields.value("query"), "administrator command: Connect");
+        assert_eq!(events[1].fields.value("client_host"), "10.42.1.136");
+        assert_eq!(events[1].fields.value("db"), "faidr3");
         assert_eq!(events[1].timestamp.to_rfc3339(), "2012-03-15T18:01:58.479076+00:00");
         // Perl's `s/;\n#?\Z//` removes the last `;\n` and keeps the final newline.
-        assert_eq!(events[2].fields["query"], "SELECT 1\n# not a header: the statement did not end in ;\n\n");
+        assert_eq!(events[2].fields.value("query"), "SELECT 1\n# not a header: the statement did not end in ;\n\n");
         assert_eq!(events[2].message, "SELECT 1\n# not a header: the statement did not end in ;");
     }
 
@@ -427,7 +427,7 @@ mod tests {
     fn stray_comments_are_kept() {
         let events = parse("#\n# just a note\n# Version: \n");
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].fields["parse_error"], "slow log comment outside any entry");
+        assert_eq!(events[0].fields.value("parse_error"), "slow log comment outside any entry");
     }
 
     #[test]

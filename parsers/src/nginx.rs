@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use memchr::memmem;
 use serde_json::Value;
-use sluice_core::Fields;
 use sluice_core::{Event, Level};
+use sluice_core::{FieldRef, Fields};
 
 use crate::timestamp;
 use crate::{FormatParser, ParseContext, ParserError, raw_event};
@@ -223,7 +223,7 @@ impl AccessParser {
         event.level = matched
             .fields
             .get("status")
-            .and_then(Value::as_u64)
+            .and_then(FieldRef::as_u64)
             .map_or(Level::Info, |s| Level::from_http_status(s as u16));
         event.fields = matched.fields;
         event
@@ -231,7 +231,7 @@ impl AccessParser {
 
     fn parse_with(&self, index: usize, line: &[u8], valid: Option<&str>) -> Option<Matched> {
         // Room for what `combined` yields, so the list grows once at most.
-        let mut m = Matched { fields: Fields::with_capacity(12), ..Matched::default() };
+        let mut m = Matched { fields: Fields::with_capacity(12, line.len()), ..Matched::default() };
         let whole = self.formats[index].parse(line, |name, value| {
             if value == b"-" || value.is_empty() {
                 return;
@@ -267,7 +267,7 @@ fn split_addresses(text: &str, fields: &mut Fields) {
     // Almost every line has one plain address: no copies for it.
     if !text.contains([' ', '"', ',']) {
         let key = if is_ip(text) { "client_ip" } else { "client_host" };
-        fields.insert(key, Value::from(text));
+        fields.insert_str(key, text);
         return;
     }
     // `"10.5.102.222, 199.96.1.1" 10.2.1.185`: a proxy's quoted X-Forwarded-For first.
@@ -278,13 +278,13 @@ fn split_addresses(text: &str, fields: &mut Fields) {
         _ => (None, &words[..]),
     };
     if let Some(vhost) = vhost {
-        fields.insert("vhost", Value::from(vhost));
+        fields.insert_str("vhost", vhost);
     }
     let Some(first) = addresses.first().map(|a| a.trim_end_matches(',')) else { return };
     let key = if is_ip(first) { "client_ip" } else { "client_host" };
-    fields.insert(key, Value::from(first));
+    fields.insert_str(key, first);
     if addresses.len() > 1 {
-        fields.insert("forwarded_for", Value::from(addresses.join(" ")));
+        fields.insert_str("forwarded_for", &addresses.join(" "));
     }
 }
 
@@ -307,17 +307,17 @@ impl FormatParser for AccessParser {
 fn split_request(request: &str, fields: &mut Fields) {
     let mut parts = request.splitn(3, ' ');
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
-        fields.insert("request", Value::from(request));
+        fields.insert_str("request", request);
         return;
     };
-    fields.insert("method", Value::from(method));
+    fields.insert_str("method", method);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    fields.insert("path", Value::from(path));
+    fields.insert_str("path", path);
     if !query.is_empty() {
-        fields.insert("query_string", Value::from(query));
+        fields.insert_str("query_string", query);
     }
     if let Some(protocol) = parts.next() {
-        fields.insert("protocol", Value::from(protocol));
+        fields.insert_str("protocol", protocol);
     }
 }
 
@@ -383,10 +383,10 @@ mod tests {
         let e = p.parse_line(br#"10.0.0.1 - alice [20/Nov/2026:14:00:00 +0800] "POST /api/pay/confirm?id=7 HTTP/1.1" 502 157 "-" "curl/8.0""#);
         assert_eq!(e.timestamp.to_rfc3339(), "2026-11-20T06:00:00+00:00");
         assert_eq!(e.level, Level::Error);
-        assert_eq!(e.fields["path"], "/api/pay/confirm");
-        assert_eq!(e.fields["query_string"], "id=7");
-        assert_eq!(e.fields["status"], 502);
-        assert_eq!(e.fields["user"], "alice");
+        assert_eq!(e.fields.value("path"), "/api/pay/confirm");
+        assert_eq!(e.fields.value("query_string"), "id=7");
+        assert_eq!(e.fields.value("status"), 502);
+        assert_eq!(e.fields.value("user"), "alice");
         assert!(!e.fields.contains_key("referer"));
     }
 
@@ -394,7 +394,7 @@ mod tests {
     fn common_line_with_combined_format() {
         let mut p = AccessParser::combined(ctx());
         let e = p.parse_line(br#"127.0.0.1 - - [20/Nov/2026:14:00:00 +0000] "GET / HTTP/1.0" 200 12"#);
-        assert_eq!(e.fields["bytes"], 12);
+        assert_eq!(e.fields.value("bytes"), 12);
         assert!(!e.fields.contains_key("parse_error"));
     }
 
@@ -408,24 +408,24 @@ mod tests {
         .unwrap();
         let mut p = AccessParser::new(format, ctx());
         let e = p.parse_line(br#"10.0.0.2 - - [20/Nov/2026:14:00:01 +0000] "GET /api/order/9 HTTP/2.0" 200 5 "-" "Mozilla/5.0 (X11)" rt=0.612 urt="0.300, 0.310" rid=ab12"#);
-        assert_eq!(e.fields["request_time_ms"], 612.0);
-        assert_eq!(e.fields["upstream_time_ms"], 610.0);
-        assert_eq!(e.fields["request_id"], "ab12");
-        assert_eq!(e.fields["user_agent"], "Mozilla/5.0 (X11)");
+        assert_eq!(e.fields.value("request_time_ms"), 612.0);
+        assert_eq!(e.fields.value("upstream_time_ms"), 610.0);
+        assert_eq!(e.fields.value("request_id"), "ab12");
+        assert_eq!(e.fields.value("user_agent"), "Mozilla/5.0 (X11)");
     }
 
     #[test]
     fn truncated_user_agent_is_kept() {
         let mut p = AccessParser::combined(ctx());
         let e = p.parse_line(br#"1.2.3.4 - - [20/May/2015:12:05:17 +0000] "GET / HTTP/1.1" 200 235 "-" "Mozilla/5.0 (compatible; Googlebot/2.1"#);
-        assert_eq!(e.fields["user_agent"], "Mozilla/5.0 (compatible; Googlebot/2.1");
+        assert_eq!(e.fields.value("user_agent"), "Mozilla/5.0 (compatible; Googlebot/2.1");
     }
 
     #[test]
     fn mismatch_is_kept_raw() {
         let mut p = AccessParser::combined(ctx());
         let e = p.parse_line(b"garbage \xff\x00 line");
-        assert_eq!(e.fields["parse_error"], "line does not match the log format");
+        assert_eq!(e.fields.value("parse_error"), "line does not match the log format");
         assert!(e.message.starts_with("garbage"));
     }
 

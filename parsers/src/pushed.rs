@@ -101,9 +101,7 @@ impl Parser {
 }
 
 fn merge_missing(into: &mut Fields, from: &Fields) {
-    for (key, value) in from.iter() {
-        into.insert_if_absent(key.to_owned(), || value.clone());
-    }
+    into.extend_missing(from);
 }
 
 #[cfg(test)]
@@ -141,7 +139,7 @@ mod tests {
         assert_eq!(event.module, "payment");
         assert_eq!(event.source, "shipped");
         assert_eq!(event.host, "sluice-host");
-        assert_eq!(event.fields["agent"]["type"], "filebeat");
+        assert_eq!(event.fields.value("agent")["type"], "filebeat");
         assert_eq!(event.timestamp.to_rfc3339(), "2026-11-20T14:00:00+00:00");
     }
 
@@ -152,8 +150,8 @@ mod tests {
         let mut out = Vec::new();
         p.push_document(object(json!({"message": line, "host": {"name": "web-1"}, "fileset": "access"})), &mut out);
         let event = &out[0];
-        assert_eq!(event.fields["status"], 502);
-        assert_eq!(event.fields["fileset"], "access");
+        assert_eq!(event.fields.value("status"), 502);
+        assert_eq!(event.fields.value("fileset"), "access");
         assert_eq!(event.module, "payment");
         assert_eq!(event.host, "web-1");
         assert_eq!(event.level, Level::Error);
@@ -182,8 +180,8 @@ mod tests {
         );
         let event = &out[0];
         assert_eq!(event.timestamp, at);
-        assert_eq!(event.fields["status"], 500);
-        assert_eq!(event.fields["service_name"], "checkout");
+        assert_eq!(event.fields.value("status"), 500);
+        assert_eq!(event.fields.value("service_name"), "checkout");
         assert_eq!(event.host, "web-2");
         assert_eq!(event.level, Level::Error);
         assert_eq!(event.module, "order");

@@ -3,8 +3,7 @@
 //! Java logger packages, SQL table names).
 
 use regex::Regex;
-use serde_json::Value;
-use sluice_core::{Event, ModuleRule};
+use sluice_core::{Event, FieldRef, ModuleRule};
 
 use crate::ParserError;
 
@@ -77,8 +76,8 @@ fn field_text(event: &Event, field: &str) -> Option<String> {
         "host" => Some(event.host.clone()),
         "level" => Some(event.level.as_str().to_owned()),
         _ => match event.fields.get(field)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Null => None,
+            FieldRef::Str(s) => Some(s.to_owned()),
+            other if other.is_null() => None,
             other => Some(other.to_string()),
         },
     }

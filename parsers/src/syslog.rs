@@ -43,14 +43,14 @@ impl SyslogParser {
             let mut tail = parts.next().unwrap_or("");
             if tail.starts_with('[') {
                 let end = structured_data_end(tail);
-                event.fields.insert("structured_data", Value::from(&tail[..end]));
+                event.fields.insert_str("structured_data", &tail[..end]);
                 tail = &tail[end..];
             } else if let Some(r) = tail.strip_prefix('-') {
                 tail = r;
             }
             for (key, value) in [("app", app), ("pid", procid), ("msgid", msgid)] {
                 if value != "-" {
-                    event.fields.insert(key, Value::from(value));
+                    event.fields.insert_str(key, value);
                 }
             }
             event.message = tail.trim_start().trim_start_matches('\u{feff}').to_owned();
@@ -61,9 +61,9 @@ impl SyslogParser {
                         Some((a, p)) => (a, p.trim_end_matches(']')),
                         None => (tag, ""),
                     };
-                    event.fields.insert("app", Value::from(app));
+                    event.fields.insert_str("app", app);
                     if !pid.is_empty() {
-                        event.fields.insert("pid", Value::from(pid));
+                        event.fields.insert_str("pid", pid);
                     }
                     event.message = msg.to_owned();
                 }
@@ -152,21 +152,21 @@ mod tests {
     fn bsd_line() {
         let e = parse("<38>Nov 20 14:00:00 web-1 sshd[2101]: Accepted publickey for deploy");
         assert_eq!(e.host, "web-1");
-        assert_eq!(e.fields["app"], "sshd");
-        assert_eq!(e.fields["pid"], "2101");
+        assert_eq!(e.fields.value("app"), "sshd");
+        assert_eq!(e.fields.value("pid"), "2101");
         assert_eq!(e.message, "Accepted publickey for deploy");
         assert_eq!(e.level, Level::Info);
         assert_eq!(e.timestamp.to_rfc3339(), "2026-11-20T14:00:00+00:00");
         let e = parse("Nov  2 01:02:03 db-1 kernel: Out of memory: Killed process 4242");
-        assert_eq!(e.fields["app"], "kernel");
+        assert_eq!(e.fields.value("app"), "kernel");
     }
 
     #[test]
     fn rfc5424_line() {
         let e = parse(r#"<11>1 2026-11-20T14:00:00.123Z pay-1 payment 77 TX [meta k="v\]"] card declined"#);
         assert_eq!(e.level, Level::Error);
-        assert_eq!(e.fields["app"], "payment");
-        assert_eq!(e.fields["structured_data"], r#"[meta k="v\]"]"#);
+        assert_eq!(e.fields.value("app"), "payment");
+        assert_eq!(e.fields.value("structured_data"), r#"[meta k="v\]"]"#);
         assert_eq!(e.message, "card declined");
     }
 

@@ -23,7 +23,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use serde_json::{Number, Value};
-use sluice_core::{Event, Fields, Level, PARSE_ERROR_FIELD};
+use sluice_core::{Event, FieldRef, Fields, Level, PARSE_ERROR_FIELD};
 
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -92,9 +92,13 @@ impl FieldKind {
     }
 
     /// Whether `value` has exactly this column's type (and so round-trips through it).
-    fn holds(self, value: &Value) -> bool {
+    fn holds(self, value: FieldRef<'_>) -> bool {
+        let value = match value {
+            FieldRef::Str(_) => return self == FieldKind::Text,
+            FieldRef::Other(v) => v,
+        };
         match (self, value) {
-            (FieldKind::Text, Value::String(_)) | (FieldKind::Bool, Value::Bool(_)) => true,
+            (FieldKind::Bool, Value::Bool(_)) => true,
             (FieldKind::Int32, Value::Number(n)) => n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
             (FieldKind::Int64, Value::Number(n)) => n.is_i64() || (n.is_u64() && n.as_i64().is_some()),
             (FieldKind::Float64, Value::Number(n)) => n.is_f64(),
@@ -177,7 +181,7 @@ impl ColumnBuilder {
     }
 
     /// `value` has this column's kind (checked by the caller).
-    fn append(&mut self, value: &Value) {
+    fn append(&mut self, value: FieldRef<'_>) {
         match self {
             ColumnBuilder::Text(b) => b.append_option(value.as_str()),
             ColumnBuilder::Int32(b) => b.append_option(value.as_i64().and_then(|i| i32::try_from(i).ok())),
@@ -249,7 +253,7 @@ fn field_columns(rows: &[Event]) -> Vec<ArrayRef> {
             // Writing JSON strings and values into memory cannot fail.
             let _ = serde_json::to_writer(&mut json, key);
             json.push(b':');
-            let _ = serde_json::to_writer(&mut json, value);
+            let _ = serde_json::to_writer(&mut json, &value);
         }
         json.push(b'}');
         rest.append_value(std::str::from_utf8(&json).unwrap_or("{}"));

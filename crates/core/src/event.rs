@@ -3,9 +3,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
 
-use crate::fields::Fields;
+use crate::fields::{FieldRef, Fields};
 
 /// The field that marks an event whose text could not be parsed (kept raw, counted).
 pub const PARSE_ERROR_FIELD: &str = "parse_error";
@@ -44,15 +43,14 @@ impl Event {
 
     /// A field as a string slice, if present and a string.
     pub fn field_str(&self, key: &str) -> Option<&str> {
-        self.fields.get(key).and_then(Value::as_str)
+        self.fields.get_str(key)
     }
 
     /// A field as a number, whether stored as a JSON number or a numeric string.
     pub fn field_f64(&self, key: &str) -> Option<f64> {
         match self.fields.get(key)? {
-            Value::Number(n) => n.as_f64(),
-            Value::String(s) => s.parse().ok(),
-            _ => None,
+            FieldRef::Str(s) => s.parse().ok(),
+            FieldRef::Other(v) => v.as_f64(),
         }
     }
 
@@ -178,7 +176,7 @@ mod tests {
         event.module = "order".into();
         event.source = "nginx".into();
         event.level = Level::Error;
-        event.fields.insert("status", Value::from(502));
+        event.fields.insert("status", serde_json::Value::from(502));
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["timestamp"], "2025-11-20T14:00:00.000Z");
         assert_eq!(json["level"], "error");

@@ -1,16 +1,21 @@
 //! An event's format-specific fields.
 //!
 //! Parsers add 5 to 15 fields to every event, millions of times a second, and almost
-//! every name is one they know in advance (`status`, `path`, `query_time_ms`). A list of
-//! (name, value) pairs with `&'static str` names costs one allocation per event, where a
-//! map with owned keys costs a tree node and a key string per field; with so few fields a
-//! scan finds a name as fast as a tree does. Fields keep the order they were added in,
-//! and serialise as a JSON object.
+//! every name is one they know in advance (`status`, `path`, `query_time_ms`), and almost
+//! every value is a piece of the line. So fields are a list of (name, value) pairs with
+//! `&'static str` names for the known names, and the text of all string values lives back
+//! to back in one buffer per event: an event's fields cost two allocations however many
+//! there are, where a map of `serde_json::Value`s costs a key and a string per field.
+//! With so few fields a scan finds a name as fast as a tree does. Fields keep the order
+//! they were added in, and serialise as a JSON object.
+//!
+//! Values are read through [`FieldRef`]: a string borrowed from the buffer, or any other
+//! JSON value (numbers, booleans, arrays and objects that JSON logs carry).
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{MapAccess, Visitor};
+use serde::de::{DeserializeSeed, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -19,8 +24,105 @@ use serde_json::{Map, Value};
 /// data (JSON keys, OTLP attributes, Loki labels).
 pub type FieldName = Cow<'static, str>;
 
+/// Where a value is: a byte range of the text buffer (every string), or a JSON value
+/// (everything else; never a string).
+#[derive(Debug, Clone)]
+enum Slot {
+    Text(u32, u32),
+    Other(Value),
+}
+
 #[derive(Debug, Clone, Default)]
-pub struct Fields(Vec<(FieldName, Value)>);
+pub struct Fields {
+    entries: Vec<(FieldName, Slot)>,
+    /// The text of the string values, back to back.
+    text: String,
+    /// One bit per (length, first byte) of the names ever added: a clear bit means a name
+    /// is absent without scanning, so adding a new name (the common case) is O(1).
+    seen: u64,
+}
+
+/// One field's value, borrowed from its [`Fields`].
+#[derive(Debug, Clone, Copy)]
+pub enum FieldRef<'a> {
+    Str(&'a str),
+    /// Any value but a string: number, boolean, null, array or object.
+    Other(&'a Value),
+}
+
+impl<'a> FieldRef<'a> {
+    pub fn as_str(self) -> Option<&'a str> {
+        match self {
+            FieldRef::Str(s) => Some(s),
+            FieldRef::Other(_) => None,
+        }
+    }
+
+    pub fn as_f64(self) -> Option<f64> {
+        self.other().and_then(Value::as_f64)
+    }
+
+    pub fn as_i64(self) -> Option<i64> {
+        self.other().and_then(Value::as_i64)
+    }
+
+    pub fn as_u64(self) -> Option<u64> {
+        self.other().and_then(Value::as_u64)
+    }
+
+    pub fn as_bool(self) -> Option<bool> {
+        self.other().and_then(Value::as_bool)
+    }
+
+    pub fn is_null(self) -> bool {
+        matches!(self, FieldRef::Other(Value::Null))
+    }
+
+    /// The JSON value, if it is not a string.
+    pub fn other(self) -> Option<&'a Value> {
+        match self {
+            FieldRef::Str(_) => None,
+            FieldRef::Other(v) => Some(v),
+        }
+    }
+
+    /// An owned copy as a `serde_json::Value`.
+    pub fn to_value(self) -> Value {
+        match self {
+            FieldRef::Str(s) => Value::String(s.to_owned()),
+            FieldRef::Other(v) => v.clone(),
+        }
+    }
+}
+
+impl PartialEq for FieldRef<'_> {
+    fn eq(&self, other: &FieldRef<'_>) -> bool {
+        match (self, other) {
+            (FieldRef::Str(a), FieldRef::Str(b)) => a == b,
+            (FieldRef::Other(a), FieldRef::Other(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// JSON text, as `serde_json::Value` prints itself (strings quoted).
+impl fmt::Display for FieldRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldRef::Str(s) => write!(f, "{}", Value::from(*s)),
+            FieldRef::Other(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl Serialize for FieldRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FieldRef::Str(s) => serializer.serialize_str(s),
+            FieldRef::Other(v) => v.serialize(serializer),
+        }
+    }
+}
 
 /// The same names with the same values, in any order (as JSON objects compare).
 impl PartialEq for Fields {
@@ -29,43 +131,80 @@ impl PartialEq for Fields {
     }
 }
 
-static NULL: Value = Value::Null;
-
 impl Fields {
     pub fn new() -> Fields {
-        Fields(Vec::new())
+        Fields::default()
     }
 
-    pub fn with_capacity(capacity: usize) -> Fields {
-        Fields(Vec::with_capacity(capacity))
+    /// Room for `entries` fields whose string values total about `text_bytes`.
+    pub fn with_capacity(entries: usize, text_bytes: usize) -> Fields {
+        Fields { entries: Vec::with_capacity(entries), text: String::with_capacity(text_bytes), seen: 0 }
     }
 
     /// Sets `name` to `value`, returning the value it replaces.
     pub fn insert(&mut self, name: impl Into<FieldName>, value: Value) -> Option<Value> {
-        let name = name.into();
-        match self.position(&name) {
-            Some(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
-            None => {
-                self.0.push((name, value));
-                None
-            }
-        }
+        let slot = self.slot_for(value);
+        self.put(name.into(), slot)
+    }
+
+    /// Sets `name` to the string `value` (copied into the fields' own buffer).
+    pub fn insert_str(&mut self, name: impl Into<FieldName>, value: &str) {
+        let slot = self.push_text(value);
+        self.put(name.into(), slot);
     }
 
     /// Sets `name` only if it has no value yet.
     pub fn insert_if_absent(&mut self, name: impl Into<FieldName>, value: impl FnOnce() -> Value) {
         let name = name.into();
         if self.position(&name).is_none() {
-            self.0.push((name, value()));
+            let slot = self.slot_for(value());
+            self.seen |= name_bit(&name);
+            self.entries.push((name, slot));
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.position(name).map(|i| &self.0[i].1)
+    /// Appends `separator` and `more` to the string field `name`; false if `name` is not
+    /// a string field.
+    pub fn append_str(&mut self, name: &str, separator: char, more: &str) -> bool {
+        let Some(i) = self.position(name) else { return false };
+        let Slot::Text(start, end) = self.entries[i].1 else { return false };
+        let (start, end) = (start as usize, end as usize);
+        if end != self.text.len() {
+            // Not the last text in the buffer: move it to the end first.
+            self.text.extend_from_within(start..end);
+        }
+        let start = self.text.len() - (end - start);
+        self.text.push(separator);
+        self.text.push_str(more);
+        self.entries[i].1 = match (u32::try_from(start), u32::try_from(self.text.len())) {
+            (Ok(s), Ok(e)) => Slot::Text(s, e),
+            _ => Slot::Other(Value::String(self.text[start..].to_owned())),
+        };
+        true
     }
 
-    pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
-        self.position(name).map(|i| &mut self.0[i].1)
+    pub fn get(&self, name: &str) -> Option<FieldRef<'_>> {
+        self.position(name).map(|i| self.view(&self.entries[i].1))
+    }
+
+    /// A field that is not a string (an object or array from a JSON log), to change in place.
+    pub fn get_other_mut(&mut self, name: &str) -> Option<&mut Value> {
+        let i = self.position(name)?;
+        match &mut self.entries[i].1 {
+            Slot::Other(v) => Some(v),
+            Slot::Text(..) => None,
+        }
+    }
+
+    /// A string field's text.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(FieldRef::as_str)
+    }
+
+    /// An owned copy of a field's value, JSON `null` when absent (as indexing a
+    /// `serde_json::Value` gives).
+    pub fn value(&self, name: &str) -> Value {
+        self.get(name).map_or(Value::Null, FieldRef::to_value)
     }
 
     pub fn contains_key(&self, name: &str) -> bool {
@@ -73,24 +212,28 @@ impl Fields {
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Value> {
-        self.position(name).map(|i| self.0.remove(i).1)
+        // The removed text stays in the buffer until the fields are dropped.
+        let i = self.position(name)?;
+        let value = self.view(&self.entries[i].1).to_value();
+        self.entries.remove(i);
+        Some(value)
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
     }
 
     /// Names and values, in the order they were added.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> {
-        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { fields: self, entries: self.entries.iter() }
     }
 
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.0.iter().map(|(k, _)| k.as_ref())
+        self.entries.iter().map(|(k, _)| k.as_ref())
     }
 
     /// Adds every pair, each replacing an earlier value of its name.
@@ -100,27 +243,104 @@ impl Fields {
         }
     }
 
+    /// Adds every field of `other`, each replacing an earlier value of its name.
+    pub fn extend_from(&mut self, other: &Fields) {
+        for ((name, _), (_, value)) in other.entries.iter().zip(other.iter()) {
+            let slot = match value {
+                FieldRef::Str(s) => self.push_text(s),
+                FieldRef::Other(v) => Slot::Other(v.clone()),
+            };
+            self.put(name.clone(), slot);
+        }
+    }
+
+    /// Adds the fields of `other` whose names this one lacks.
+    pub fn extend_missing(&mut self, other: &Fields) {
+        for ((name, _), (_, value)) in other.entries.iter().zip(other.iter()) {
+            if self.position(name).is_none() {
+                let slot = match value {
+                    FieldRef::Str(s) => self.push_text(s),
+                    FieldRef::Other(v) => Slot::Other(v.clone()),
+                };
+                self.seen |= name_bit(name);
+                self.entries.push((name.clone(), slot));
+            }
+        }
+    }
+
+    fn view<'a>(&'a self, slot: &'a Slot) -> FieldRef<'a> {
+        match slot {
+            Slot::Text(start, end) => FieldRef::Str(&self.text[*start as usize..*end as usize]),
+            Slot::Other(v) => FieldRef::Other(v),
+        }
+    }
+
+    fn put(&mut self, name: FieldName, slot: Slot) -> Option<Value> {
+        match self.position(&name) {
+            Some(i) => {
+                let old = std::mem::replace(&mut self.entries[i].1, slot);
+                Some(match old {
+                    Slot::Text(start, end) => Value::String(self.text[start as usize..end as usize].to_owned()),
+                    Slot::Other(v) => v,
+                })
+            }
+            None => {
+                self.seen |= name_bit(&name);
+                self.entries.push((name, slot));
+                None
+            }
+        }
+    }
+
+    fn slot_for(&mut self, value: Value) -> Slot {
+        match value {
+            Value::String(s) => self.push_text(&s),
+            other => Slot::Other(other),
+        }
+    }
+
+    fn push_text(&mut self, value: &str) -> Slot {
+        if self.text.capacity() == 0 {
+            // Grow once for a typical event's worth of values, not in doublings from 8.
+            self.text.reserve(value.len().max(128));
+        }
+        let start = self.text.len();
+        self.text.push_str(value);
+        match (u32::try_from(start), u32::try_from(self.text.len())) {
+            (Ok(s), Ok(e)) => Slot::Text(s, e),
+            // Past 4 GiB of text in one event: keep it as its own string.
+            _ => {
+                self.text.truncate(start);
+                Slot::Other(Value::String(value.to_owned()))
+            }
+        }
+    }
+
     fn position(&self, name: &str) -> Option<usize> {
-        // Every insert looks its name up first, so this runs ~10 times per event: compare
-        // length and first byte inline before calling into memcmp.
+        // Every insert looks its name up first, so this runs ~10 times per event.
+        if self.seen & name_bit(name) == 0 {
+            return None;
+        }
+        // Compare length and first byte inline before calling into memcmp.
         let first = name.as_bytes().first();
-        self.0.iter().position(|(k, _)| k.len() == name.len() && k.as_bytes().first() == first && k == name)
+        self.entries.iter().position(|(k, _)| k.len() == name.len() && k.as_bytes().first() == first && k == name)
     }
 }
 
-/// `fields["status"]`: the value, or JSON `null` when absent (as `serde_json::Value`
-/// indexing does).
-impl std::ops::Index<&str> for Fields {
-    type Output = Value;
-
-    fn index(&self, name: &str) -> &Value {
-        self.get(name).unwrap_or(&NULL)
-    }
+fn name_bit(name: &str) -> u64 {
+    let first = name.as_bytes().first().copied().unwrap_or(0) as usize;
+    1 << ((name.len().wrapping_mul(7) ^ first) % 64)
 }
 
 impl From<Map<String, Value>> for Fields {
     fn from(map: Map<String, Value>) -> Fields {
-        Fields(map.into_iter().map(|(k, v)| (Cow::Owned(k), v)).collect())
+        let mut fields = Fields::with_capacity(map.len(), 0);
+        for (name, value) in map {
+            let slot = fields.slot_for(value);
+            fields.seen |= name_bit(&name);
+            fields.entries.push((Cow::Owned(name), slot));
+        }
+        fields
     }
 }
 
@@ -132,30 +352,40 @@ impl<N: Into<FieldName>> FromIterator<(N, Value)> for Fields {
     }
 }
 
-impl<'a> IntoIterator for &'a Fields {
-    type Item = (&'a str, &'a Value);
-    type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, (FieldName, Value)>, fn(&'a (FieldName, Value)) -> (&'a str, &'a Value)>;
+/// The fields' names and values, in the order they were added.
+pub struct Iter<'a> {
+    fields: &'a Fields,
+    entries: std::slice::Iter<'a, (FieldName, Slot)>,
+}
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a str, FieldRef<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.entries.next().map(|(k, slot)| (k.as_ref(), self.fields.view(slot)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.entries.size_hint()
     }
 }
 
-impl IntoIterator for Fields {
-    type Item = (FieldName, Value);
-    type IntoIter = std::vec::IntoIter<(FieldName, Value)>;
+impl ExactSizeIterator for Iter<'_> {}
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+impl<'a> IntoIterator for &'a Fields {
+    type Item = (&'a str, FieldRef<'a>);
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
     }
 }
 
 impl Serialize for Fields {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            map.serialize_entry(k.as_ref(), v)?;
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, &v)?;
         }
         map.end()
     }
@@ -172,14 +402,88 @@ impl<'de> Deserialize<'de> for Fields {
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Fields, A::Error> {
-                let mut fields = Fields::with_capacity(access.size_hint().unwrap_or(8));
-                while let Some((name, value)) = access.next_entry::<String, Value>()? {
-                    fields.insert(name, value);
+                let mut fields = Fields::with_capacity(access.size_hint().unwrap_or(8), 0);
+                while let Some(name) = access.next_key::<String>()? {
+                    let slot = access.next_value_seed(SlotSeed(&mut fields.text))?;
+                    fields.put(Cow::Owned(name), slot);
                 }
                 Ok(fields)
             }
         }
         deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+/// Decodes one value: a string straight into the text buffer, anything else as a `Value`.
+struct SlotSeed<'t>(&'t mut String);
+
+impl<'de> DeserializeSeed<'de> for SlotSeed<'_> {
+    type Value = Slot;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Slot, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl SlotSeed<'_> {
+    fn text(self, value: &str) -> Slot {
+        let start = self.0.len();
+        self.0.push_str(value);
+        match (u32::try_from(start), u32::try_from(self.0.len())) {
+            (Ok(s), Ok(e)) => Slot::Text(s, e),
+            _ => {
+                self.0.truncate(start);
+                Slot::Other(Value::String(value.to_owned()))
+            }
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for SlotSeed<'_> {
+    type Value = Slot;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Slot, E> {
+        Ok(self.text(v))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Slot, E> {
+        Ok(Slot::Other(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Slot, E> {
+        Ok(Slot::Other(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Slot, E> {
+        Ok(Slot::Other(Value::from(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Slot, E> {
+        Ok(Slot::Other(Value::from(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Slot, E> {
+        Ok(Slot::Other(Value::Null))
+    }
+
+    fn visit_none<E>(self) -> Result<Slot, E> {
+        Ok(Slot::Other(Value::Null))
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Slot, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Slot, A::Error> {
+        Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Slot::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Slot, A::Error> {
+        Value::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Slot::Other)
     }
 }
 
@@ -195,10 +499,10 @@ mod tests {
         fields.insert(String::from("path"), json!("/api/pay"));
         assert_eq!(fields.insert("status", json!(502)), Some(json!(200)));
         assert_eq!(fields.len(), 2);
-        assert_eq!(fields["status"], 502);
-        assert_eq!(fields["missing"], Value::Null);
+        assert_eq!(fields.value("status"), 502);
+        assert_eq!(fields.value("missing"), Value::Null);
         fields.insert_if_absent("path", || json!("other"));
-        assert_eq!(fields["path"], "/api/pay");
+        assert_eq!(fields.get_str("path"), Some("/api/pay"));
         assert_eq!(fields.keys().collect::<Vec<_>>(), ["status", "path"]);
         let text = serde_json::to_string(&fields).unwrap();
         assert_eq!(text, r#"{"status":502,"path":"/api/pay"}"#);
@@ -206,7 +510,52 @@ mod tests {
         assert_eq!(back, fields, "order does not matter to equality");
         assert_eq!(fields.remove("status"), Some(json!(502)));
         assert!(!fields.contains_key("status"));
-        let map = json!({"a": 1, "b": [2]}).as_object().unwrap().clone();
+        let map = json!({"a": 1, "b": [2], "c": "x"}).as_object().unwrap().clone();
         assert_eq!(serde_json::to_value(Fields::from(map.clone())).unwrap(), serde_json::Value::Object(map));
+    }
+
+    #[test]
+    fn strings_share_one_buffer_and_can_be_replaced_or_extended() {
+        let mut fields = Fields::with_capacity(4, 64);
+        fields.insert_str("method", "GET");
+        fields.insert_str("path", "/api/order/1");
+        fields.insert("bytes", json!(12));
+        assert_eq!(fields.get("method"), Some(FieldRef::Str("GET")));
+        assert_eq!(fields.get("bytes").and_then(FieldRef::as_u64), Some(12));
+        // Replacing a string keeps the others intact.
+        fields.insert_str("method", "POST");
+        assert_eq!(fields.get_str("method"), Some("POST"));
+        assert_eq!(fields.get_str("path"), Some("/api/order/1"));
+        // Appending to a value that is not the last in the buffer moves it.
+        assert!(fields.append_str("path", '\n', "more"));
+        assert!(fields.append_str("path", ' ', "again"));
+        assert_eq!(fields.get_str("path"), Some("/api/order/1\nmore again"));
+        assert_eq!(fields.get_str("method"), Some("POST"));
+        assert!(!fields.append_str("bytes", ' ', "x"), "not a string");
+        assert!(!fields.append_str("missing", ' ', "x"));
+        // A string inserted as a JSON value is stored the same way.
+        fields.insert("query", json!("a=1"));
+        assert_eq!(fields.get("query"), Some(FieldRef::Str("a=1")));
+    }
+
+    #[test]
+    fn decoding_keeps_every_kind_of_value() {
+        let text = r#"{"s":"x\"y","n":-1,"f":1.5,"b":true,"z":null,"a":[1,"two"],"o":{"k":"v"}}"#;
+        let fields: Fields = serde_json::from_str(text).unwrap();
+        assert_eq!(fields.get_str("s"), Some("x\"y"));
+        assert_eq!(fields.get("n").and_then(FieldRef::as_i64), Some(-1));
+        assert_eq!(fields.get("f").and_then(FieldRef::as_f64), Some(1.5));
+        assert_eq!(fields.get("b").and_then(FieldRef::as_bool), Some(true));
+        assert!(fields.get("z").unwrap().is_null());
+        assert_eq!(fields.value("a"), json!([1, "two"]));
+        assert_eq!(fields.value("o"), json!({"k": "v"}));
+        assert_eq!(serde_json::to_value(&fields).unwrap(), serde_json::from_str::<Value>(text).unwrap());
+        let mut other = Fields::new();
+        other.insert_str("s", "kept");
+        other.extend_missing(&fields);
+        assert_eq!(other.get_str("s"), Some("kept"));
+        assert_eq!(other.len(), fields.len());
+        other.extend_from(&fields);
+        assert_eq!(other, fields);
     }
 }

@@ -16,4 +16,4 @@ pub use config::{
 };
 pub use error::CoreError;
 pub use event::{BUILTIN_MODULES, Event, Level, PARSE_ERROR_FIELD};
-pub use fields::{FieldName, Fields};
+pub use fields::{FieldName, FieldRef, Fields};

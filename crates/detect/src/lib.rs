@@ -54,7 +54,7 @@ mod tests {
         let marker = SlowSqlMarker::new(500);
         let mut at = event(0, "order", Level::Info, serde_json::json!({"query_time_ms": 500.0}));
         assert!(!marker.mark(&mut at));
-        assert_eq!(at.fields["slow"], false);
+        assert_eq!(at.fields.value("slow"), false);
         let mut over = event(0, "order", Level::Info, serde_json::json!({"query_time_ms": 500.001}));
         assert!(marker.mark(&mut over));
         let mut not_sql = event(0, "order", Level::Info, serde_json::json!({}));

@@ -92,7 +92,7 @@ impl Fields {
         doc.add_text(self.host, &event.host);
         doc.add_text(self.message, &event.message);
         if !event.fields.is_empty() {
-            let object = event.fields.iter().map(|(k, v)| (k.to_owned(), owned_value(v))).collect();
+            let object = event.fields.iter().map(|(k, v)| (k.to_owned(), field_value(v))).collect();
             doc.add_field_value(self.fields, &OwnedValue::Object(object));
         }
         let json = serde_json::to_string(event).unwrap_or_default();
@@ -103,6 +103,13 @@ impl Fields {
     /// Names a query may use directly; any other `name:` refers to `fields.name`.
     pub(crate) fn is_top_level(name: &str) -> bool {
         matches!(name, "timestamp" | "module" | "source" | "level" | "host" | "message" | "fields")
+    }
+}
+
+fn field_value(value: sluice_core::FieldRef<'_>) -> OwnedValue {
+    match value {
+        sluice_core::FieldRef::Str(s) => OwnedValue::Str(s.to_owned()),
+        sluice_core::FieldRef::Other(v) => owned_value(v),
     }
 }
 

@@ -57,12 +57,12 @@ impl LogbackParser {
         if !event.fields.contains_key("trace_id")
             && let Some(id) = find_trace_id(&event.message)
         {
-            event.fields.insert("trace_id", Value::from(id));
+            event.fields.insert_str("trace_id", id);
         }
         if !event.fields.contains_key("exception")
             && let Some(class) = event.message.lines().find_map(exception_class)
         {
-            event.fields.insert("exception", Value::from(class));
+            event.fields.insert_str("exception", class);
         }
         out.push(event);
     }
@@ -91,7 +91,7 @@ impl FormatParser for LogbackParser {
         let at = self.last_time.unwrap_or(self.ctx.received_at);
         let mut event = Event::new(at, text.into_owned());
         event.level = sniff_level(&event.message).unwrap_or(Level::Info);
-        event.fields.insert(PARSE_ERROR_FIELD, Value::from("line before the first log header"));
+        event.fields.insert_str(PARSE_ERROR_FIELD, "line before the first log header");
         self.pending = Some(Pending { start: offset, event, lines: 1 });
     }
 
@@ -153,7 +153,7 @@ fn parse_header(rest: &str, event: &mut Event) {
             continue;
         }
         if level.is_some() && !fields.contains_key("logger") && looks_like_logger(token) {
-            fields.insert("logger", Value::from(token));
+            fields.insert_str("logger", token);
             cursor = &cursor[end..];
             continue;
         }
@@ -170,10 +170,10 @@ fn read_bracket(group: &str, fields: &mut Fields) {
     let parts: Vec<&str> = group.split(',').map(str::trim).collect();
     if parts.len() >= 3 && parts[1].len() >= 16 && parts[1].bytes().all(|b| b.is_ascii_hexdigit()) {
         if !parts[0].is_empty() && !fields.contains_key("app") {
-            fields.insert("app", Value::from(parts[0]));
+            fields.insert_str("app", parts[0]);
         }
-        fields.insert("trace_id", Value::from(parts[1]));
-        fields.insert("span_id", Value::from(parts[2]));
+        fields.insert_str("trace_id", parts[1]);
+        fields.insert_str("span_id", parts[2]);
         return;
     }
     if let Some(previous) = fields.insert("thread", Value::from(group.trim())) {
@@ -223,10 +223,10 @@ mod tests {
         assert_eq!(events.len(), 2);
         let e = &events[0];
         assert_eq!(e.level, Level::Error);
-        assert_eq!(e.fields["thread"], "http-nio-8080-exec-1");
-        assert_eq!(e.fields["logger"], "com.shop.payment.PayService");
-        assert_eq!(e.fields["trace_id"], "4bf92f3577b34da6");
-        assert_eq!(e.fields["exception"], "java.lang.IllegalStateException");
+        assert_eq!(e.fields.value("thread"), "http-nio-8080-exec-1");
+        assert_eq!(e.fields.value("logger"), "com.shop.payment.PayService");
+        assert_eq!(e.fields.value("trace_id"), "4bf92f3577b34da6");
+        assert_eq!(e.fields.value("exception"), "java.lang.IllegalStateException");
         assert!(e.message.starts_with("payment failed traceId="));
         assert!(e.message.ends_with("\t... 12 more"));
         assert_eq!(events[1].message, "order created");
@@ -239,12 +239,12 @@ mod tests {
              2026-11-20T14:00:00.123+08:00 ERROR 12345 --- [shop] [nio-8080-exec-4] [shop,4bf92f3577b34da6a3ce929d0e0e4736,00f067aa0ba902b7] c.s.o.OrderController : boom\n",
         );
         assert_eq!(events[0].level, Level::Warn);
-        assert_eq!(events[0].fields["pid"], 12345);
-        assert_eq!(events[0].fields["logger"], "c.s.inventory.StockService");
+        assert_eq!(events[0].fields.value("pid"), 12345);
+        assert_eq!(events[0].fields.value("logger"), "c.s.inventory.StockService");
         assert_eq!(events[0].message, "stock low sku=A1");
-        assert_eq!(events[1].fields["app"], "shop");
-        assert_eq!(events[1].fields["thread"], "nio-8080-exec-4");
-        assert_eq!(events[1].fields["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(events[1].fields.value("app"), "shop");
+        assert_eq!(events[1].fields.value("thread"), "nio-8080-exec-4");
+        assert_eq!(events[1].fields.value("trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
         assert_eq!(events[1].timestamp.to_rfc3339(), "2026-11-20T06:00:00.123+00:00");
     }
 

@@ -5,7 +5,6 @@
 
 use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
-use serde_json::Value;
 use sluice_core::Fields;
 use sluice_core::Level;
 use sluice_core::time::local_to_utc;
@@ -178,7 +177,7 @@ impl Pattern {
                     match item {
                         Item::Message => header.message = value.to_owned(),
                         Item::Field(name) if !value.is_empty() => {
-                            header.fields.insert(name.clone(), Value::from(value));
+                            header.fields.insert_str(name.clone(), value);
                         }
                         _ => {}
                     }
@@ -313,8 +312,8 @@ mod tests {
         .unwrap();
         assert_eq!(h.at.to_rfc3339(), "2026-11-20T14:00:00.123+00:00");
         assert_eq!(h.level, Level::Info);
-        assert_eq!(h.fields["thread"], "http-nio-8080-exec-1");
-        assert_eq!(h.fields["logger"], "com.shop.order.OrderService");
+        assert_eq!(h.fields.value("thread"), "http-nio-8080-exec-1");
+        assert_eq!(h.fields.value("logger"), "com.shop.order.OrderService");
         assert_eq!(h.message, "created order 7 - ok");
     }
 
@@ -322,7 +321,7 @@ mod tests {
     fn logger_last_and_mdc() {
         let h = header("[%d] %p %m (%c)%n", "[2016-12-19 20:39:48,918] WARN [ReplicaFetcherThread-0-2], Error in fetch (kafka.server.ReplicaFetcherThread)").unwrap();
         assert_eq!(h.level, Level::Warn);
-        assert_eq!(h.fields["logger"], "kafka.server.ReplicaFetcherThread");
+        assert_eq!(h.fields.value("logger"), "kafka.server.ReplicaFetcherThread");
         assert_eq!(h.message, "[ReplicaFetcherThread-0-2], Error in fetch");
 
         let h = header(
@@ -331,7 +330,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(h.at.to_rfc3339(), "2026-11-20T14:00:00.500+00:00");
-        assert_eq!(h.fields["trace_id"], "abc123");
+        assert_eq!(h.fields.value("trace_id"), "abc123");
         assert_eq!(h.message, "slow");
 
         let h = header("%d{yyyy/MM/dd HH:mm:ss, Asia/Shanghai} %p %m", "2026/11/20 22:00:00 INFO x").unwrap();

@@ -92,7 +92,7 @@ pub(crate) fn message(record: &str, ctx: &ParseContext) -> Option<Message> {
                 if let Ok(port) = port.parse::<u64>() {
                     fields.insert("client_port", Value::from(port));
                 }
-                fields.insert("client_host", Value::from(host));
+                fields.insert_str("client_host", host);
                 continue;
             }
             _ => Value::from(value.as_str()),
@@ -114,10 +114,10 @@ mod tests {
         let m = message(record, &ctx).unwrap();
         assert_eq!(m.severity, "LOG");
         assert_eq!(m.text, r#"duration: 0.576 ms  execute s1: select * from "users" where a = 1"#);
-        assert_eq!(m.fields["detail"], "parameters: $1 = 'x'");
-        assert_eq!(m.fields["client_host"], "10.0.0.1");
-        assert_eq!(m.fields["pid"], 77962);
-        assert_eq!(m.fields["application"], "psql");
+        assert_eq!(m.fields.value("detail"), "parameters: $1 = 'x'");
+        assert_eq!(m.fields.value("client_host"), "10.0.0.1");
+        assert_eq!(m.fields.value("pid"), 77962);
+        assert_eq!(m.fields.value("application"), "psql");
         assert!(!complete("2021-01-01 00:00:00 GMT,\"a\",\"multi\nline"));
     }
 }

@@ -105,7 +105,7 @@ fn record_message(
             }
             _ if text.is_empty() || text == "[unknown]" => {}
             _ => {
-                message.fields.insert(*target, Value::from(text));
+                message.fields.insert_str(*target, &text);
             }
         }
     }
@@ -127,13 +127,13 @@ mod tests {
         let jsonlog = r#"{"timestamp":"2026-11-20 14:00:00.123 UTC","user":"app","dbname":"shop","pid":42,"error_severity":"LOG","message":"duration: 612.3 ms  statement: SELECT 1","application_name":"api"}"#;
         let Some(JsonLine::Record(m)) = parse(jsonlog, &ctx()) else { panic!() };
         assert_eq!(
-            (m.severity.as_str(), m.fields["db"].as_str(), m.fields["pid"].as_u64()),
+            (m.severity.as_str(), m.fields.value("db").as_str(), m.fields.value("pid").as_u64()),
             ("LOG", Some("shop"), Some(42))
         );
 
         let cnpg = r#"{"level":"info","ts":1669575482.09,"logger":"postgres","msg":"record","record":{"log_time":"2022-11-27 18:58:02.096 UTC","user_name":"postgres","database_name":"postgres","process_id":"600","error_severity":"LOG","message":"disconnection"}}"#;
         let Some(JsonLine::Record(m)) = parse(cnpg, &ctx()) else { panic!() };
-        assert_eq!(m.fields["pid"], 600);
+        assert_eq!(m.fields.value("pid"), 600);
         assert_eq!(m.at.unwrap().to_rfc3339(), "2022-11-27T18:58:02.096+00:00");
 
         let cloudsql = r#"{"severity":"INFO","textPayload":"[24667]: [1-1] db=shop,user=app LOG:  connection received","timestamp":"2020-05-02T13:00:20.382318Z"}"#;

@@ -11,8 +11,8 @@ mod prefix;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sluice_core::Fields;
 use sluice_core::{Event, Level};
+use sluice_core::{FieldRef, Fields};
 
 use crate::text::as_text;
 use crate::{FormatParser, ParseContext, ParserError, raw_event, timestamp};
@@ -69,7 +69,7 @@ impl PostgresParser {
     fn accept(&mut self, message: Message, offset: u64, out: &mut Vec<Event>) {
         let at = message.at.or(self.last_time).unwrap_or(self.ctx.received_at);
         self.last_time = Some(at);
-        let pid = message.fields.get("pid").and_then(Value::as_u64);
+        let pid = message.fields.get("pid").and_then(FieldRef::as_u64);
         if let Some(attached) = ATTACHED.iter().find(|a| **a == message.severity)
             && let Some(pending) = &mut self.pending
             && (pid.is_none() || pending.pid.is_none() || pid == pending.pid)
@@ -77,7 +77,7 @@ impl PostgresParser {
             let key = attached_key(attached);
             pending.event.message.push('\n');
             pending.event.message.push_str(&format!("{attached}:  {}", message.text));
-            pending.event.fields.insert(key, Value::from(message.text));
+            pending.event.fields.insert_str(key, &message.text);
             pending.target = Some(key);
             return;
         }
@@ -91,7 +91,7 @@ impl PostgresParser {
                 event.message.push_str(&format!("\n{label}:  {text}"));
             }
         }
-        event.fields.insert("severity", Value::from(message.severity));
+        event.fields.insert_str("severity", &message.severity);
         mark_duration(&mut event);
         self.pending = Some(Pending { start: offset, event, pid, target: None });
     }
@@ -246,11 +246,8 @@ fn severity_at(text: &str, at: usize) -> Option<(&str, usize)> {
 fn append(pending: &mut Pending, text: &str) {
     pending.event.message.push('\n');
     pending.event.message.push_str(text);
-    if let Some(key) = pending.target
-        && let Some(Value::String(value)) = pending.event.fields.get_mut(key)
-    {
-        value.push('\n');
-        value.push_str(text);
+    if let Some(key) = pending.target {
+        pending.event.fields.append_str(key, '\n', text);
     }
 }
 
@@ -298,14 +295,14 @@ fn parse_prefix(prefix: &str) -> Fields {
                 other => other.to_owned().into(),
             };
             if !value.is_empty() && !value.starts_with('[') {
-                fields.insert(key, Value::from(value));
+                fields.insert_str(key, value);
             }
         } else if let Some((user, db)) = token.split_once('@')
             && !user.is_empty()
             && !db.is_empty()
         {
-            fields.insert("user", Value::from(user));
-            fields.insert("db", Value::from(db));
+            fields.insert_str("user", user);
+            fields.insert_str("db", db);
         }
     }
     fields
@@ -320,10 +317,10 @@ fn mark_duration(event: &mut Event) {
             event.fields.insert("query_time_ms", Value::from(ms));
         }
         if let Some(kind) = statement_kind(after.trim_start()) {
-            event.fields.insert("statement_kind", Value::from(kind));
+            event.fields.insert_str("statement_kind", kind);
         }
     } else if let Some(kind) = statement_kind(msg) {
-        event.fields.insert("statement_kind", Value::from(kind));
+        event.fields.insert_str("statement_kind", kind);
     }
 }
 
@@ -339,8 +336,8 @@ fn split_statement(event: &mut Event) {
     let Some(at) = event.message.find(&kind) else { return };
     let Some(colon) = event.message[at..].find(": ") else { return };
     let sql = event.message[at + colon + 2..].trim().to_owned();
-    event.fields.insert("query", Value::from(sql.clone()));
-    event.fields.insert("db_system", Value::from("postgresql"));
+    event.fields.insert_str("query", &sql);
+    event.fields.insert_str("db_system", "postgresql");
     event.message = sql;
 }
 
@@ -361,12 +358,12 @@ mod tests {
              2026-11-20 14:00:01.000 UTC [4243] shop@shopdb LOG:  duration: 1.5 ms  execute <unnamed>: SELECT 1\n",
         );
         assert_eq!(events.len(), 2);
-        assert_eq!(events[0].fields["query_time_ms"], 612.345);
-        assert_eq!(events[0].fields["pid"], 4242);
-        assert_eq!(events[0].fields["user"], "shop");
-        assert_eq!(events[0].fields["db"], "shopdb");
+        assert_eq!(events[0].fields.value("query_time_ms"), 612.345);
+        assert_eq!(events[0].fields.value("pid"), 4242);
+        assert_eq!(events[0].fields.value("user"), "shop");
+        assert_eq!(events[0].fields.value("db"), "shopdb");
         assert_eq!(events[0].message, "SELECT *\n\tFROM orders\n\tWHERE id = 1");
-        assert_eq!(events[1].fields["statement_kind"], "execute");
+        assert_eq!(events[1].fields.value("statement_kind"), "execute");
         assert_eq!(events[1].message, "SELECT 1");
     }
 
@@ -381,14 +378,14 @@ mod tests {
         assert_eq!(events.len(), 2);
         let e = &events[1];
         assert_eq!(e.level, Level::Error);
-        assert_eq!(e.fields["detail"], "Key (id)=(1) already exists.");
-        assert_eq!(e.fields["statement"], "INSERT INTO orders VALUES (1)");
+        assert_eq!(e.fields.value("detail"), "Key (id)=(1) already exists.");
+        assert_eq!(e.fields.value("statement"), "INSERT INTO orders VALUES (1)");
         assert!(e.message.contains("STATEMENT:  INSERT INTO orders"));
     }
 
     #[test]
     fn stray_lines_are_kept() {
         let events = parse("pg_ctl: server started\n");
-        assert_eq!(events[0].fields["parse_error"], "line without a log_line_prefix");
+        assert_eq!(events[0].fields.value("parse_error"), "line without a log_line_prefix");
     }
 }

@@ -131,7 +131,7 @@ impl LinePrefix {
             't' | 'm' | 's' => {
                 let (t, used) = timestamp::iso_prefix(rest.as_bytes(), tz)?;
                 if escape == 's' {
-                    fields.insert("session_start", Value::from(t.to_rfc3339()));
+                    fields.insert_str("session_start", &t.to_rfc3339());
                 } else {
                     *at = Some(t);
                 }
@@ -179,7 +179,7 @@ fn store_text(escape: char, value: &str, fields: &mut Fields) {
         'r' => {
             // `10.0.0.1(5432)`: host and port.
             let (host, port) = value.split_once('(').unwrap_or((value, ""));
-            fields.insert("client_host", Value::from(host));
+            fields.insert_str("client_host", host);
             if let Ok(port) = port.trim_end_matches(')').parse::<u64>() {
                 fields.insert("client_port", Value::from(port));
             }
@@ -194,7 +194,7 @@ fn store_text(escape: char, value: &str, fields: &mut Fields) {
         'Q' => "pg_query_id",
         _ => "prefix",
     };
-    fields.insert(name, Value::from(value));
+    fields.insert_str(name, value);
 }
 
 #[cfg(test)]
@@ -212,7 +212,10 @@ mod tests {
     fn common_prefixes() {
         let (at, end, f) = parse("%m [%p] %q%u@%d ", "2026-11-20 14:00:00.123 UTC [42] shop@shopdb LOG:  x").unwrap();
         assert_eq!(at.unwrap(), "2026-11-20T14:00:00.123+00:00");
-        assert_eq!((f["pid"].as_u64(), f["user"].as_str(), f["db"].as_str()), (Some(42), Some("shop"), Some("shopdb")));
+        assert_eq!(
+            (f.value("pid").as_u64(), f.value("user").as_str(), f.value("db").as_str()),
+            (Some(42), Some("shop"), Some("shopdb"))
+        );
         assert_eq!(end, "2026-11-20 14:00:00.123 UTC [42] shop@shopdb ".len());
 
         // A background process: everything after %q is absent.
@@ -222,13 +225,13 @@ mod tests {
         let line =
             "2017-09-06 08:41:41 UTC [36]: [121-1] user=postgres,db=pgbench,app=pgbench,client=172.23.0.1 LOG:  x";
         let (_, _, f) = parse("%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ", line).unwrap();
-        assert_eq!(f["session_line"], 121);
-        assert_eq!(f["client_host"], "172.23.0.1");
-        assert_eq!(f["application"], "pgbench");
+        assert_eq!(f.value("session_line"), 121);
+        assert_eq!(f.value("client_host"), "172.23.0.1");
+        assert_eq!(f.value("application"), "pgbench");
 
         let line = "2019-01-01 00:00:00 UTC:10.0.0.9(51234):app@shop:[88]:ERROR:  boom";
         let (_, _, f) = parse("%t:%r:%u@%d:[%p]:", line).unwrap();
-        assert_eq!((f["client_host"].as_str(), f["client_port"].as_u64()), (Some("10.0.0.9"), Some(51234)));
+        assert_eq!((f.value("client_host").as_str(), f.value("client_port").as_u64()), (Some("10.0.0.9"), Some(51234)));
 
         assert!(parse("%m [%p] ", "pg_ctl: could not start server").is_none());
     }

@@ -340,7 +340,7 @@ impl Detector {
     pub fn evaluate(&mut self, event: &Event, out: &mut Vec<AlertUpdate>) {
         self.bursts.observe(event, out);
         self.latency.observe(event, out);
-        if event.fields.get("slow").and_then(serde_json::Value::as_bool) == Some(true) {
+        if event.fields.get("slow").and_then(sluice_core::FieldRef::as_bool) == Some(true) {
             self.slow.observe(event, out);
         } else {
             self.slow.advance(event, out);

@@ -176,9 +176,8 @@ fn entry(labels: &BTreeMap<String, String>, ns: i64, line: String, metadata: Map
     }
     let level = ["level", "detected_level", "severity", "lvl"]
         .iter()
-        .find_map(|k| fields.get(k).and_then(Value::as_str).and_then(Level::parse_lenient));
-    let host =
-        ["host", "hostname", "instance"].iter().find_map(|k| fields.get(k).and_then(Value::as_str)).map(str::to_owned);
+        .find_map(|k| fields.get_str(k).and_then(Level::parse_lenient));
+    let host = ["host", "hostname", "instance"].iter().find_map(|k| fields.get_str(k)).map(str::to_owned);
     let timestamp: Option<DateTime<Utc>> = (ns > 0).then(|| DateTime::from_timestamp_nanos(ns));
     PushedRecord { text: line, timestamp, level, host, fields }
 }
@@ -239,8 +238,8 @@ mod tests {
         assert_eq!(first.timestamp.unwrap().timestamp_nanos_opt(), Some(1_763_647_200_000_000_001));
         assert_eq!(first.level, Some(Level::Error));
         assert_eq!(first.host.as_deref(), Some("web-3"));
-        assert_eq!(first.fields["job"], "checkout");
-        assert_eq!(streams[0].entries[1].fields["trace_id"], "abc");
+        assert_eq!(first.fields.value("job"), "checkout");
+        assert_eq!(streams[0].entries[1].fields.value("trace_id"), "abc");
     }
 
     #[test]
@@ -271,7 +270,7 @@ mod tests {
         assert_eq!(streams[0].labels["env"], "prod \"eu\"");
         let entry = &streams[0].entries[0];
         assert_eq!(entry.timestamp.unwrap().timestamp_nanos_opt(), Some(1_763_647_200_000_000_005));
-        assert_eq!(entry.fields["trace_id"], "t1");
+        assert_eq!(entry.fields.value("trace_id"), "t1");
         assert!(decode(b"not snappy", Encoding::SnappyProtobuf, 1 << 20).is_err());
         // A header claiming more than the limit is refused before anything is allocated.
         assert!(matches!(decode(&body, Encoding::SnappyProtobuf, 10), Err(IngestError::TooLarge { .. })));

@@ -429,11 +429,11 @@ mod tests {
         assert_eq!(record.level, Some(Level::Error));
         assert_eq!(record.host.as_deref(), Some("pay-1"));
         assert_eq!(record.timestamp.unwrap().timestamp(), 1_763_647_200);
-        assert_eq!(record.fields["http.response.status_code"], 504);
-        assert_eq!(record.fields["trace_id"], "ab".repeat(16));
-        assert_eq!(record.fields["span_id"], "0102030405060708");
-        assert_eq!(record.fields["otel.scope.name"], "com.shop.pay");
-        assert_eq!(record.fields["service.name"], "payment-svc");
+        assert_eq!(record.fields.value("http.response.status_code"), 504);
+        assert_eq!(record.fields.value("trace_id"), "ab".repeat(16));
+        assert_eq!(record.fields.value("span_id"), "0102030405060708");
+        assert_eq!(record.fields.value("otel.scope.name"), "com.shop.pay");
+        assert_eq!(record.fields.value("service.name"), "payment-svc");
         assert!(decode(b"\xff\xff\xff", true).is_err());
     }
 
@@ -451,11 +451,11 @@ mod tests {
         let resources = decode(body, false).unwrap();
         let records = &resources[0].records;
         assert_eq!(records[0].level, Some(Level::Warn));
-        assert_eq!(records[0].fields["qty"], 3);
-        assert_eq!(records[0].fields["tags"][0], "x");
-        assert_eq!(records[0].fields["trace_id"], "5b8efff798038103d269b633813fc60c");
+        assert_eq!(records[0].fields.value("qty"), 3);
+        assert_eq!(records[0].fields.value("tags")[0], "x");
+        assert_eq!(records[0].fields.value("trace_id"), "5b8efff798038103d269b633813fc60c");
         assert_eq!(records[1].level, Some(Level::Fatal));
-        assert_eq!(records[1].fields["msg"], "down");
+        assert_eq!(records[1].fields.value("msg"), "down");
         assert_eq!(records[1].timestamp.unwrap().timestamp(), 1_763_647_201);
     }
 

@@ -235,10 +235,7 @@ fn typed_index() -> &'static TypedIndex {
 }
 
 fn typed_position(key: &str) -> Option<usize> {
-    typed_index().buckets[name_hash(key.as_bytes())]
-        .iter()
-        .map(|&i| i as usize)
-        .find(|&i| TYPED_FIELDS[i].0 == key)
+    typed_index().buckets[name_hash(key.as_bytes())].iter().map(|&i| i as usize).find(|&i| TYPED_FIELDS[i].0 == key)
 }
 
 /// The typed columns and `fields` (everything else, as JSON), in one pass over each

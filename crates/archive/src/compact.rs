@@ -167,17 +167,23 @@ fn next_merge(files: &[FileEntry], today: NaiveDate) -> Option<Merge> {
         members.sort_by_key(|f| (f.min_ts, f.path.clone()));
         let cold = partition_day(partition).is_some_and(|day| day < hot_since);
         let inputs: Vec<FileEntry> = if cold {
+            // Files that arrived since the day was settled (an import or backfill of an
+            // old day) merge into the day's settled files, up to the row limit: a finished
+            // day stays one file per source.
             let mut rows = 0;
-            members
-                .iter()
-                .filter(|f| f.level < COLD_LEVEL && f.rows < MAX_MERGE_ROWS)
+            let fresh = members.iter().filter(|f| f.level < COLD_LEVEL && f.rows < MAX_MERGE_ROWS);
+            let settled = members.iter().filter(|f| f.level >= COLD_LEVEL && f.rows < MAX_MERGE_ROWS);
+            let picked: Vec<FileEntry> = fresh
+                .chain(settled)
                 .take_while(|f| {
                     rows += f.rows;
                     rows <= MAX_MERGE_ROWS
                 })
                 .take(MAX_MERGE_INPUTS)
                 .map(|f| (*f).clone())
-                .collect()
+                .collect();
+            // Never rewrite settled files alone: that would repeat forever.
+            if picked.first().is_some_and(|f| f.level < COLD_LEVEL) { picked } else { Vec::new() }
         } else {
             (0..HOT_LEVELS)
                 .map(|level| members.iter().filter(|f| f.level == level).take(MERGE_FACTOR).collect::<Vec<_>>())
@@ -185,7 +191,9 @@ fn next_merge(files: &[FileEntry], today: NaiveDate) -> Option<Merge> {
                 .map(|group| group.into_iter().map(|f| (*f).clone()).collect())
                 .unwrap_or_default()
         };
-        if inputs.len() < 2 {
+        // A finished day's lone small file is still rewritten once, at the cold level:
+        // every finished day ends up equally compressed, however few files it had.
+        if inputs.len() < if cold { 1 } else { 2 } {
             continue;
         }
         let level = if cold { COLD_LEVEL } else { inputs[0].level + 1 };
@@ -318,7 +326,20 @@ mod tests {
             entry("dt=2026-11-19/module=order/c.parquet", COLD_LEVEL, 5000),
         ];
         let plan = next_merge(&cold, today).unwrap();
-        assert_eq!((plan.inputs.len(), plan.level), (2, COLD_LEVEL));
-        assert!(next_merge(&cold[2..], today).is_none(), "a finished day is left alone");
+        assert_eq!((plan.inputs.len(), plan.level), (3, COLD_LEVEL), "late files join the settled one");
+        assert!(next_merge(&cold[2..], today).is_none(), "a settled day is left alone");
+        let plan = next_merge(&cold[1..2], today).unwrap();
+        assert_eq!(
+            (plan.inputs.len(), plan.level),
+            (1, COLD_LEVEL),
+            "a finished day's lone file is rewritten once at the cold level"
+        );
+        let huge = vec![
+            entry("dt=2026-11-19/module=order/a.parquet", 0, 100),
+            entry("dt=2026-11-19/module=order/c.parquet", COLD_LEVEL, MAX_MERGE_ROWS - 10),
+        ];
+        let plan = next_merge(&huge, today).unwrap();
+        assert_eq!(plan.inputs.len(), 1, "a settled file near the row limit is not rewritten for a late one");
+        assert!(next_merge(&ten[..1], today).is_none(), "a lone file of a day still being written waits");
     }
 }

@@ -46,36 +46,23 @@ pub(crate) fn sniff_level(text: &str) -> Option<Level> {
 /// Trace ids as Java and Go services print them: `traceId=abc`, `trace_id: abc`,
 /// `"traceid":"abc"`, `X-B3-TraceId=abc`, `TRACE_ID=abc`. Returns the id.
 pub(crate) fn find_trace_id(text: &str) -> Option<&str> {
-    use std::sync::LazyLock;
-    // Runs once per event over whole stack traces, whose every `at` has a `t`: look for
-    // `race`/`RACE` with SIMD searchers rather than stopping at each `t`, copy nothing.
-    static LOWER: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new("race"));
-    static UPPER: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new("RACE"));
-    let first = |finder: &memchr::memmem::Finder<'_>| {
-        finder.find_iter(text.as_bytes()).find_map(|at| Some((at, trace_id_at(text, at.checked_sub(1)?)?)))
-    };
-    match (first(&LOWER), first(&UPPER)) {
-        (Some((a, id)), Some((b, other))) => Some(if a < b { id } else { other }),
-        (found, None) | (None, found) => found.map(|(_, id)| id),
-    }
-}
-
-/// The id after a `trace` starting at byte `at`, if one follows (`Id=`, `_id: "`, ...).
-fn trace_id_at(text: &str, at: usize) -> Option<&str> {
-    if !text.as_bytes()[at].eq_ignore_ascii_case(&b't') {
-        return None;
-    }
-    let rest = text.get(at + 5..)?;
-    let after_name = ["_id", "id"]
-        .iter()
-        .find(|suffix| {
-            rest.len() >= suffix.len() && rest.as_bytes()[..suffix.len()].eq_ignore_ascii_case(suffix.as_bytes())
-        })
-        .map(|suffix| rest[suffix.len()..].trim_start_matches(['"', '\'']))?;
-    let value = after_name.strip_prefix(['=', ':'])?.trim_start_matches([' ', '"', '\'']);
-    // Bytes, not chars: the id is ASCII, and any other byte ends it on a char boundary.
-    let end = value.bytes().position(|b| !(b.is_ascii_alphanumeric() || b == b'-')).unwrap_or(value.len());
-    (end >= 6).then(|| &value[..end])
+    let bytes = text.as_bytes();
+    // A line has few `=` and `:`: each is a candidate separator, with the name checked
+    // backwards from it. (Searching for the name instead stops at every `race` or `t`.)
+    memchr::memchr2_iter(b'=', b':', bytes).find_map(|sep| {
+        let name_end = bytes[..sep].iter().rposition(|b| !matches!(b, b'"' | b'\'')).map_or(0, |i| i + 1);
+        let name = &bytes[..name_end];
+        let named = [&b"traceid"[..], b"trace_id"]
+            .iter()
+            .any(|n| name.len() >= n.len() && name[name.len() - n.len()..].eq_ignore_ascii_case(n));
+        if !named {
+            return None;
+        }
+        let value = text[sep + 1..].trim_start_matches([' ', '"', '\'']);
+        // Bytes, not chars: the id is ASCII, and any other byte ends it on a char boundary.
+        let end = value.bytes().position(|b| !(b.is_ascii_alphanumeric() || b == b'-')).unwrap_or(value.len());
+        (end >= 6).then(|| &value[..end])
+    })
 }
 
 /// `java.lang.IllegalStateException: msg` / `Caused by: x.y.FooError` -> the class name.

@@ -30,13 +30,8 @@ impl FormatParser for JsonParser {
             return;
         }
         let fallback = self.last_time.unwrap_or(self.ctx.received_at);
-        // Straight into `Fields`: no intermediate map of the whole document. The line is
-        // checked as UTF-8 once (fast for ASCII), so the strings in it are not checked again.
-        let decoded = match std::str::from_utf8(line) {
-            Ok(text) => serde_json::from_str::<Fields>(text),
-            Err(_) => serde_json::from_slice::<Fields>(line),
-        };
-        let event = match decoded {
+        // Straight into `Fields`: no intermediate map of the whole document.
+        let event = match sluice_core::json::from_bytes::<Fields>(line) {
             Ok(fields) => from_fields(fields, &self.ctx, fallback),
             Err(e) if e.is_data() => raw_event(line, fallback, "not a JSON object"),
             Err(e) => raw_event(line, fallback, &format!("invalid JSON: {e}")),

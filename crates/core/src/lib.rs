@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod fields;
+pub mod json;
 pub mod time;
 
 pub use config::{

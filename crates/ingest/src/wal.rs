@@ -145,7 +145,7 @@ impl Wal {
                         if seq <= after {
                             continue;
                         }
-                        let record: WalRecord = serde_json::from_slice(&payload).map_err(|e| {
+                        let record: WalRecord = sluice_core::json::from_bytes(&payload).map_err(|e| {
                             IngestError::WalCorrupt { path: segment.path.clone(), offset, reason: e.to_string() }
                         })?;
                         visit(seq, record)?;

@@ -86,7 +86,7 @@ pub fn parse(body: &[u8], default_index: Option<&str>) -> Result<Vec<BulkItem>, 
 }
 
 fn action_line(line: &[u8]) -> Result<(BulkOp, Map<String, Value>), String> {
-    let value: Value = serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let value: Value = sluice_core::json::from_bytes(line).map_err(|e| format!("invalid JSON: {e}"))?;
     let Value::Object(action) = value else { return Err("expected an object".into()) };
     if action.len() != 1 {
         return Err(format!("expected one action, found {}", action.len()));
@@ -115,7 +115,7 @@ fn meta_string(meta: &Map<String, Value>, key: &str) -> Option<String> {
 
 pub fn document(source: &[u8], line: usize) -> Result<Map<String, Value>, ItemError> {
     let parse_error = |reason: String| ItemError { kind: "document_parsing_exception", reason };
-    match serde_json::from_slice::<Value>(source) {
+    match sluice_core::json::from_bytes::<Value>(source) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(parse_error(format!("line [{line}]: the document must be a JSON object"))),
         Err(e) => Err(parse_error(format!("line [{line}]: failed to parse the document: {e}"))),

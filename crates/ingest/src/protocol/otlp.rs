@@ -133,7 +133,7 @@ pub fn decode(body: &[u8], protobuf: bool) -> Result<Vec<OtlpResource>, IngestEr
             .map_err(|e| IngestError::BadBody(format!("invalid OTLP ExportLogsServiceRequest: {e}")))?
     } else {
         let value: Value =
-            serde_json::from_slice(body).map_err(|e| IngestError::BadBody(format!("invalid OTLP/JSON: {e}")))?;
+            sluice_core::json::from_bytes(body).map_err(|e| IngestError::BadBody(format!("invalid OTLP/JSON: {e}")))?;
         json::request(&value).map_err(|e| IngestError::BadBody(format!("invalid OTLP/JSON: {e}")))?
     };
     Ok(request.resource_logs.into_iter().map(resource).collect())

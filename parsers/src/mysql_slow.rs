@@ -15,7 +15,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sluice_core::Event;
-use sluice_core::Fields;
+use sluice_core::{FieldName, Fields};
 
 use crate::{FormatParser, PARSE_ERROR_FIELD, ParseContext, timestamp};
 
@@ -232,7 +232,8 @@ fn pt_trim(query: &str) -> String {
 
 /// The lines a server writes when it (re)opens its slow log.
 fn is_banner(line: &str) -> bool {
-    (line.contains(", Version: ") && line.contains("started with:"))
+    // Runs on every statement line: the cheap end and start tests go first.
+    (line.trim_end().ends_with("started with:") && line.contains(", Version: "))
         || line.starts_with("Tcp port:")
         || line.starts_with("TCP Port:")
         || (line.starts_with("Time") && line.contains("Id") && line.contains("Command") && line.contains("Argument"))
@@ -289,7 +290,7 @@ fn parse_user_host(text: &str, fields: &mut Fields) {
 /// Returns whether the line stored anything (a `Key: value` attribute or the schema).
 fn parse_attributes(body: &str, entry: &mut Entry) -> bool {
     let before = (entry.fields.len(), entry.db.clone());
-    let mut tokens = body.split_whitespace().peekable();
+    let mut tokens = body.split_ascii_whitespace().peekable();
     while let Some(token) = tokens.next() {
         let Some(key) = token.strip_suffix(':') else { continue };
         let value = match tokens.peek() {
@@ -325,8 +326,27 @@ fn parse_attributes(body: &str, entry: &mut Entry) -> bool {
     (entry.fields.len(), &entry.db) != (before.0, &before.1)
 }
 
-fn snake(key: &str) -> String {
-    key.to_ascii_lowercase().replace(['-', ' '], "_")
+/// The field name of a header key: `Rows_examined` -> `rows_examined`. The keys every
+/// entry has get static names, with no allocation.
+fn snake(key: &str) -> FieldName {
+    const COMMON: [&str; 12] = [
+        "rows_sent",
+        "rows_examined",
+        "rows_affected",
+        "bytes_sent",
+        "bytes_received",
+        "tmp_tables",
+        "tmp_disk_tables",
+        "tmp_table_sizes",
+        "full_scan",
+        "full_join",
+        "filesort",
+        "merge_passes",
+    ];
+    match COMMON.iter().find(|name| name.eq_ignore_ascii_case(key)) {
+        Some(name) => FieldName::Borrowed(name),
+        None => FieldName::Owned(key.to_ascii_lowercase().replace(['-', ' '], "_")),
+    }
 }
 
 fn round3(v: f64) -> f64 {

@@ -119,8 +119,12 @@ pub fn default_module(event: &Event) -> &'static str {
 /// The module of the first word in `text` that names one: `/api/pay/confirm` -> payment,
 /// `com.shop.order.OrderService` -> order, `inventory-svc` -> inventory.
 fn keyword_module(text: &str) -> Option<&'static str> {
+    keyword_module_of(text.as_bytes())
+}
+
+fn keyword_module_of(bytes: &[u8]) -> Option<&'static str> {
     let mut found = None;
-    for_each_word(text.as_bytes(), |word| {
+    for_each_word(bytes, |word| {
         found = word_module(word);
         found.is_none()
     });
@@ -176,20 +180,29 @@ fn word_module(word: &[u8]) -> Option<&'static str> {
 
 /// The module of the first table a statement touches (after FROM/JOIN/INTO/UPDATE/TABLE).
 fn sql_module(sql: &str) -> Option<&'static str> {
-    let mut tokens = sql.split(|c: char| c.is_whitespace() || c == '(' || c == ',' || c == ';');
+    // Bytes, not chars: SQL's separators are ASCII, and this runs once per slow query.
+    let mut tokens = sql.as_bytes().split(|b| b.is_ascii_whitespace() || matches!(b, b'(' | b',' | b';'));
     while let Some(token) = tokens.next() {
-        let names_table = ["from", "join", "into", "update", "table"].iter().any(|k| token.eq_ignore_ascii_case(k));
+        let names_table = (4..=6).contains(&token.len())
+            && [&b"from"[..], b"join", b"into", b"update", b"table"].iter().any(|k| token.eq_ignore_ascii_case(k));
         if !names_table {
             continue;
         }
         let Some(table) = tokens.by_ref().find(|t| !t.is_empty()) else { break };
-        let table = table.trim_matches(|c| c == '`' || c == '"');
-        let table = table.rsplit('.').next().unwrap_or(table).trim_matches(|c| c == '`' || c == '"');
-        if let Some(module) = keyword_module(table) {
+        let table = unquote(table);
+        let table = unquote(table.rsplit(|b| *b == b'.').next().unwrap_or(table));
+        if let Some(module) = keyword_module_of(table) {
             return Some(module);
         }
     }
     None
+}
+
+/// `` `order_item` `` -> `order_item`.
+fn unquote(name: &[u8]) -> &[u8] {
+    let start = name.iter().position(|b| !matches!(b, b'`' | b'"')).unwrap_or(name.len());
+    let end = name.iter().rposition(|b| !matches!(b, b'`' | b'"')).map_or(start, |i| i + 1);
+    &name[start..end.max(start)]
 }
 
 #[cfg(test)]

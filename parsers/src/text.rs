@@ -43,6 +43,14 @@ pub(crate) fn sniff_level(text: &str) -> Option<Level> {
         })
 }
 
+/// Where `needle` first starts in `haystack`. For the short needles parsers look for in
+/// a short line (`" @ "`, `"Id:"`): a SIMD search for the first byte and a comparison,
+/// where `str::find` would set up a two-way searcher on every call.
+pub(crate) fn find_short(haystack: &str, needle: &str) -> Option<usize> {
+    let first = *needle.as_bytes().first()?;
+    memchr::memchr_iter(first, haystack.as_bytes()).find(|&at| haystack.as_bytes()[at..].starts_with(needle.as_bytes()))
+}
+
 /// Trace ids as Java and Go services print them: `traceId=abc`, `trace_id: abc`,
 /// `"traceid":"abc"`, `X-B3-TraceId=abc`, `TRACE_ID=abc`. Returns the id.
 pub(crate) fn find_trace_id(text: &str) -> Option<&str> {
@@ -98,6 +106,14 @@ mod tests {
         assert_eq!(find_trace_id("TRACE_ID=0af7651916cd43dd"), Some("0af7651916cd43dd"));
         assert_eq!(find_trace_id("race x traceId=abcdef1 TRACE_ID=0af76519"), Some("abcdef1"));
         assert_eq!(find_trace_id("TRACE_ID=0af76519 traceId=abcdef1"), Some("0af76519"));
+    }
+
+    #[test]
+    fn short_needles() {
+        assert_eq!(find_short("a @ b @ c", " @ "), Some(1));
+        assert_eq!(find_short("x Id: 4", "Id:"), Some(2));
+        assert_eq!(find_short("I Id", "Id:"), None);
+        assert_eq!(find_short("abc", ""), None);
     }
 
     #[test]

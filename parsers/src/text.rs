@@ -51,6 +51,11 @@ pub(crate) fn find_short(haystack: &str, needle: &str) -> Option<usize> {
     memchr::memchr_iter(first, haystack.as_bytes()).find(|&at| haystack.as_bytes()[at..].starts_with(needle.as_bytes()))
 }
 
+/// [`find_short`] as `str::split_once`: the text before and after the first `needle`.
+pub(crate) fn split_short<'a>(haystack: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
+    find_short(haystack, needle).map(|at| (&haystack[..at], &haystack[at + needle.len()..]))
+}
+
 /// Trace ids as Java and Go services print them: `traceId=abc`, `trace_id: abc`,
 /// `"traceid":"abc"`, `X-B3-TraceId=abc`, `TRACE_ID=abc`. Returns the id.
 pub(crate) fn find_trace_id(text: &str) -> Option<&str> {
@@ -114,6 +119,7 @@ mod tests {
         assert_eq!(find_short("x Id: 4", "Id:"), Some(2));
         assert_eq!(find_short("I Id", "Id:"), None);
         assert_eq!(find_short("abc", ""), None);
+        assert_eq!(split_short("a: b: c", ": "), Some(("a", "b: c")));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use serde_json::Value;
 use sluice_core::{Event, Level};
 use sluice_core::{FieldRef, Fields};
 
-use crate::text::as_text;
+use crate::text::{as_text, find_short, split_short};
 use crate::{FormatParser, ParseContext, ParserError, raw_event, timestamp};
 use json::JsonLine;
 use prefix::LinePrefix;
@@ -219,14 +219,14 @@ impl PostgresParser {
 fn syslog_body(rest: &str) -> Option<&str> {
     let rest = rest.trim_start();
     let (_, after_host) = rest.split_once(' ')?;
-    let (_, body) = after_host.split_once(": ")?;
+    let (_, body) = split_short(after_host, ": ")?;
     Some(body)
 }
 
 /// `[7-2] text` -> (2, "text"); lines without the counter are part 1.
 fn line_part(body: &str) -> (u32, &str) {
     let Some(rest) = body.strip_prefix('[') else { return (1, body) };
-    let Some((counter, text)) = rest.split_once("] ") else { return (1, body) };
+    let Some((counter, text)) = split_short(rest, "] ") else { return (1, body) };
     let part = counter.split_once('-').and_then(|(_, p)| p.parse().ok()).unwrap_or(1);
     (part, text)
 }
@@ -234,7 +234,7 @@ fn line_part(body: &str) -> (u32, &str) {
 /// `SEVERITY:  ` exactly at `at` (one or more spaces, as pgBadger accepts): (severity, message start).
 fn severity_at(text: &str, at: usize) -> Option<(&str, usize)> {
     let rest = text.get(at..)?;
-    let colon = rest.find(": ")?;
+    let colon = find_short(rest, ": ")?;
     let word = &rest[..colon];
     if !(SEVERITIES.contains(&word) || ATTACHED.contains(&word)) {
         return None;
@@ -266,7 +266,7 @@ fn attached_key(severity: &str) -> &'static str {
 fn find_severity(text: &str, from: usize) -> Option<(&str, usize, usize)> {
     let bytes = text.as_bytes();
     let mut search = from;
-    while let Some(pos) = text.get(search..)?.find(": ") {
+    while let Some(pos) = find_short(text.get(search..)?, ": ") {
         let colon = search + pos;
         let word_start = bytes[..colon].iter().rposition(|b| !b.is_ascii_alphanumeric()).map_or(0, |p| p + 1);
         if let Some((word, msg_start)) = severity_at(text, word_start) {
@@ -312,7 +312,7 @@ fn parse_prefix(prefix: &str) -> Fields {
 fn mark_duration(event: &mut Event) {
     let msg = event.message.as_str();
     if let Some(rest) = msg.strip_prefix("duration: ") {
-        let (number, after) = rest.split_once(" ms").unwrap_or((rest, ""));
+        let (number, after) = split_short(rest, " ms").unwrap_or((rest, ""));
         if let Ok(ms) = number.trim().parse::<f64>() {
             event.fields.insert("query_time_ms", Value::from(ms));
         }
@@ -327,14 +327,14 @@ fn mark_duration(event: &mut Event) {
 fn statement_kind(text: &str) -> Option<&'static str> {
     ["statement", "execute", "parse", "bind"]
         .into_iter()
-        .find(|k| text.starts_with(k) && text[k.len()..].contains(": "))
+        .find(|k| text.starts_with(k) && find_short(&text[k.len()..], ": ").is_some())
 }
 
 /// Moves the SQL after `statement: ` / `execute <name>: ` into `query` and the message.
 fn split_statement(event: &mut Event) {
     let Some(kind) = event.field_str("statement_kind").map(str::to_owned) else { return };
-    let Some(at) = event.message.find(&kind) else { return };
-    let Some(colon) = event.message[at..].find(": ") else { return };
+    let Some(at) = find_short(&event.message, &kind) else { return };
+    let Some(colon) = find_short(&event.message[at..], ": ") else { return };
     let sql = event.message[at + colon + 2..].trim().to_owned();
     event.fields.insert_str("query", &sql);
     event.fields.insert_str("db_system", "postgresql");

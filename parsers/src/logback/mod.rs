@@ -128,7 +128,8 @@ fn parse_header(rest: &str, event: &mut Event) {
             cursor = &inner[close + 1..];
             continue;
         }
-        let end = cursor.find(char::is_whitespace).unwrap_or(cursor.len());
+        // Headers are ASCII: bytes, not chars (a non-ASCII byte never equals a space).
+        let end = cursor.bytes().position(|b| b.is_ascii_whitespace()).unwrap_or(cursor.len());
         let token = &cursor[..end];
         if token.is_empty() {
             break;
@@ -182,6 +183,10 @@ fn read_bracket(group: &str, fields: &mut Fields) {
 }
 
 fn looks_like_logger(token: &str) -> bool {
+    let ascii_name = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'$' | b'_' | b'-');
+    if token.bytes().all(|b| ascii_name(&b)) {
+        return token.bytes().next().is_some_and(|b| b.is_ascii_alphabetic());
+    }
     token.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '$' | '_' | '-'))
         && token.chars().next().is_some_and(char::is_alphabetic)
 }

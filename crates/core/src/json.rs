@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 /// Decodes one JSON document from bytes. The bytes are checked as UTF-8 once (fast for
 /// ASCII) and decoded as text, so `serde_json` does not check every string again: about
-/// a third faster on log lines than `serde_json::from_slice`. Invalid UTF-8 goes through
+/// 10% faster on JSON log lines than `serde_json::from_slice`. Invalid UTF-8 goes through
 /// `from_slice`, whose error says where.
 pub fn from_bytes<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
     match std::str::from_utf8(bytes) {

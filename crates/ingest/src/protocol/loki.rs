@@ -72,8 +72,8 @@ struct JsonStream {
 }
 
 fn decode_json(body: &[u8]) -> Result<Vec<LokiStream>, IngestError> {
-    let push: JsonPush =
-        sluice_core::json::from_bytes(body).map_err(|e| IngestError::BadBody(format!("invalid Loki push JSON: {e}")))?;
+    let push: JsonPush = sluice_core::json::from_bytes(body)
+        .map_err(|e| IngestError::BadBody(format!("invalid Loki push JSON: {e}")))?;
     let mut streams = Vec::with_capacity(push.streams.len());
     for (s, stream) in push.streams.into_iter().enumerate() {
         let mut entries = Vec::with_capacity(stream.values.len());

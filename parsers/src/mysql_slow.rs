@@ -17,7 +17,7 @@ use serde_json::Value;
 use sluice_core::Event;
 use sluice_core::{FieldName, Fields};
 
-use crate::text::find_short;
+use crate::text::{find_short, split_short};
 use crate::{FormatParser, PARSE_ERROR_FIELD, ParseContext, timestamp};
 
 #[derive(Default)]
@@ -119,8 +119,8 @@ impl SlowLogParser {
             }
             let time = time.trim_start();
             // Old servers append the User@Host header to the Time line.
-            let (time, user_host) = match find_short(time, "# User@Host:") {
-                Some(at) => (time[..at].trim_end(), Some(&time[at + "# User@Host:".len()..])),
+            let (time, user_host) = match split_short(time, "# User@Host:") {
+                Some((t, rest)) => (t.trim_end(), Some(rest)),
                 None => (time.trim_end(), None),
             };
             let parsed = timestamp::iso_prefix(time.as_bytes(), self.ctx.timezone)
@@ -254,7 +254,7 @@ fn set_timestamp(line: &str) -> Option<i64> {
 
 /// ` shop[shop] @ app-1 [10.0.0.5]  Id:    42`
 fn parse_user_host(text: &str, fields: &mut Fields) {
-    let (who, rest) = find_short(text, " @ ").map_or((text, ""), |at| (&text[..at], &text[at + 3..]));
+    let (who, rest) = split_short(text, " @ ").unwrap_or((text, ""));
     // `shop[shop]` -> shop; replication threads log `[SQL_SLAVE]`, kept whole as pt-query-digest does.
     let who = who.trim();
     let user = match who.strip_prefix('[') {

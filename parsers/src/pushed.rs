@@ -43,7 +43,7 @@ impl Parser {
                 if parsed.fields.contains_key(PARSE_ERROR_FIELD) {
                     parsed.timestamp = event.timestamp;
                 }
-                merge_missing(&mut parsed.fields, &event.fields);
+                parsed.fields.extend_missing(&event.fields);
                 if parsed.host.is_empty() {
                     parsed.host.clone_from(&event.host);
                 }
@@ -78,7 +78,7 @@ impl Parser {
             if let Some(host) = &record.host {
                 event.host.clone_from(host);
             }
-            merge_missing(&mut event.fields, &record.fields);
+            event.fields.extend_missing(&record.fields);
         }
         self.finish(&mut out[start..]);
     }
@@ -98,10 +98,6 @@ impl Parser {
         }
         self.format.flush(out);
     }
-}
-
-fn merge_missing(into: &mut Fields, from: &Fields) {
-    into.extend_missing(from);
 }
 
 #[cfg(test)]

@@ -158,8 +158,7 @@ impl Fields {
         let name = name.into();
         if self.position(&name).is_none() {
             let slot = self.slot_for(value());
-            self.seen |= name_bit(&name);
-            self.entries.push((name, slot));
+            self.push_new(name, slot);
         }
     }
 
@@ -245,26 +244,27 @@ impl Fields {
 
     /// Adds every field of `other`, each replacing an earlier value of its name.
     pub fn extend_from(&mut self, other: &Fields) {
-        for ((name, _), (_, value)) in other.entries.iter().zip(other.iter()) {
-            let slot = match value {
-                FieldRef::Str(s) => self.push_text(s),
-                FieldRef::Other(v) => Slot::Other(v.clone()),
-            };
+        for (name, slot) in &other.entries {
+            let slot = self.copy_of(other.view(slot));
             self.put(name.clone(), slot);
         }
     }
 
     /// Adds the fields of `other` whose names this one lacks.
     pub fn extend_missing(&mut self, other: &Fields) {
-        for ((name, _), (_, value)) in other.entries.iter().zip(other.iter()) {
+        for (name, slot) in &other.entries {
             if self.position(name).is_none() {
-                let slot = match value {
-                    FieldRef::Str(s) => self.push_text(s),
-                    FieldRef::Other(v) => Slot::Other(v.clone()),
-                };
-                self.seen |= name_bit(name);
-                self.entries.push((name.clone(), slot));
+                let slot = self.copy_of(other.view(slot));
+                self.push_new(name.clone(), slot);
             }
+        }
+    }
+
+    /// A value of another `Fields`, stored in this one.
+    fn copy_of(&mut self, value: FieldRef<'_>) -> Slot {
+        match value {
+            FieldRef::Str(s) => self.push_text(s),
+            FieldRef::Other(v) => Slot::Other(v.clone()),
         }
     }
 
@@ -285,11 +285,16 @@ impl Fields {
                 })
             }
             None => {
-                self.seen |= name_bit(&name);
-                self.entries.push((name, slot));
+                self.push_new(name, slot);
                 None
             }
         }
+    }
+
+    /// Adds a field whose name is known to be absent.
+    fn push_new(&mut self, name: FieldName, slot: Slot) {
+        self.seen |= name_bit(&name);
+        self.entries.push((name, slot));
     }
 
     fn slot_for(&mut self, value: Value) -> Slot {
@@ -304,16 +309,7 @@ impl Fields {
             // Grow once for a typical event's worth of values, not in doublings from 8.
             self.text.reserve(value.len().max(128));
         }
-        let start = self.text.len();
-        self.text.push_str(value);
-        match (u32::try_from(start), u32::try_from(self.text.len())) {
-            (Ok(s), Ok(e)) => Slot::Text(s, e),
-            // Past 4 GiB of text in one event: keep it as its own string.
-            _ => {
-                self.text.truncate(start);
-                Slot::Other(Value::String(value.to_owned()))
-            }
-        }
+        push_text_into(&mut self.text, value)
     }
 
     fn position(&self, name: &str) -> Option<usize> {
@@ -327,6 +323,20 @@ impl Fields {
     }
 }
 
+/// Appends `value` to `text` and says where it is.
+fn push_text_into(text: &mut String, value: &str) -> Slot {
+    let start = text.len();
+    text.push_str(value);
+    match (u32::try_from(start), u32::try_from(text.len())) {
+        (Ok(s), Ok(e)) => Slot::Text(s, e),
+        // Past 4 GiB of text in one event: keep it as its own string.
+        _ => {
+            text.truncate(start);
+            Slot::Other(Value::String(value.to_owned()))
+        }
+    }
+}
+
 fn name_bit(name: &str) -> u64 {
     let first = name.as_bytes().first().copied().unwrap_or(0) as usize;
     1 << ((name.len().wrapping_mul(7) ^ first) % 64)
@@ -337,8 +347,7 @@ impl From<Map<String, Value>> for Fields {
         let mut fields = Fields::with_capacity(map.len(), 0);
         for (name, value) in map {
             let slot = fields.slot_for(value);
-            fields.seen |= name_bit(&name);
-            fields.entries.push((Cow::Owned(name), slot));
+            fields.push_new(Cow::Owned(name), slot);
         }
         fields
     }
@@ -425,20 +434,6 @@ impl<'de> DeserializeSeed<'de> for SlotSeed<'_> {
     }
 }
 
-impl SlotSeed<'_> {
-    fn text(self, value: &str) -> Slot {
-        let start = self.0.len();
-        self.0.push_str(value);
-        match (u32::try_from(start), u32::try_from(self.0.len())) {
-            (Ok(s), Ok(e)) => Slot::Text(s, e),
-            _ => {
-                self.0.truncate(start);
-                Slot::Other(Value::String(value.to_owned()))
-            }
-        }
-    }
-}
-
 impl<'de> Visitor<'de> for SlotSeed<'_> {
     type Value = Slot;
 
@@ -447,7 +442,7 @@ impl<'de> Visitor<'de> for SlotSeed<'_> {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Slot, E> {
-        Ok(self.text(v))
+        Ok(push_text_into(self.0, v))
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<Slot, E> {

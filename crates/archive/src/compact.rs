@@ -4,8 +4,13 @@
 //! Policy (bounded write amplification, like a tiered LSM):
 //! - in a partition still being written (today and yesterday, UTC), every 10 files of
 //!   the same level merge into one of the next level, up to level 2;
-//! - once a day is over (older than yesterday), its remaining small files merge into
-//!   as few files as possible (up to 10 million rows each), level 3, never touched again.
+//! - once a day is over (older than yesterday), its small files merge into as few
+//!   files as possible (up to 10 million rows each) at the cold level, 3, written with a
+//!   slow, tight zstd level. Files arriving for a settled day (an import or backfill of
+//!   old logs) join its settled file only when they hold at least as many rows as it
+//!   does, or once the day has been quiet for ten minutes, or when an import ends: a
+//!   backfill that keeps writing a day rewrites it a few times (each rewrite at least
+//!   doubles it), not once a minute. Until then they merge in tens like a hot day's.
 //!
 //! A merge streams its inputs (each sorted by time) through a k-way merge into one
 //! sorted file (write, fsync, rename), swaps the manifest, then moves the inputs out of
@@ -22,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::{Array, ArrayRef, RecordBatch, TimestampMicrosecondArray};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use tracing::{debug, info, warn};
 
@@ -41,6 +46,9 @@ const BATCH_ROWS: usize = 8192;
 /// Finished days are written once more, so they get zstd's slower, tighter levels (on
 /// generated shop logs 15 makes the archive smaller than `zstd -3` of the raw text).
 const COLD_ZSTD_LEVEL: i32 = 15;
+/// How long a finished day must go without new files before they join its settled one
+/// whatever their size.
+const COLD_QUIET: Duration = Duration::from_secs(10 * 60);
 /// How long replaced files stay readable for readers holding an older manifest.
 const TRASH_GRACE: Duration = Duration::from_secs(10 * 60);
 
@@ -56,13 +64,23 @@ pub struct CompactionReport {
 impl ArchiveHandle {
     /// Runs every merge the policy calls for now, then empties expired trash.
     pub fn compact(&self, now: DateTime<Utc>) -> Result<CompactionReport, ArchiveError> {
+        self.compact_with(now, Settle::WhenQuiet)
+    }
+
+    /// As [`ArchiveHandle::compact`], and every finished day's new files join its settled
+    /// files now, without waiting for the day to go quiet: the last pass of an import,
+    /// after which nothing more arrives.
+    pub fn settle(&self, now: DateTime<Utc>) -> Result<CompactionReport, ArchiveError> {
+        self.compact_with(now, Settle::Now)
+    }
+
+    fn compact_with(&self, now: DateTime<Utc>, settle: Settle) -> Result<CompactionReport, ArchiveError> {
         let mut report = CompactionReport::default();
-        let today = now.date_naive();
         // Only files still in the data dir (older days may live in the object store only).
         let local = |files: Vec<FileEntry>| -> Vec<FileEntry> {
             files.into_iter().filter(|f| self.shared.root.join(&f.path).exists()).collect()
         };
-        while let Some(plan) = next_merge(&local(self.shared.snapshot().files), today) {
+        while let Some(plan) = next_merge(&local(self.shared.snapshot().files), now, settle) {
             // False when the manifest changed under us (retention): plan again from it.
             if self.merge(&plan, now)? {
                 report.inputs += plan.inputs.len();
@@ -105,6 +123,9 @@ impl ArchiveHandle {
             level: plan.level,
             min_ts: plan.inputs.iter().filter_map(|f| f.min_ts).min(),
             max_ts: plan.inputs.iter().filter_map(|f| f.max_ts).max(),
+            // The rows are as new as the newest input: a merge does not restart the
+            // quiet period of a finished day.
+            written_at: plan.inputs.iter().filter_map(|f| f.written_at).max().or(Some(now)),
         };
         let swapped = self.shared.update(|manifest| {
             let listed = plan.inputs.iter().all(|input| manifest.files.iter().any(|f| f.path == input.path));
@@ -153,8 +174,17 @@ struct Merge {
     level: u8,
 }
 
-/// The first merge the policy calls for, if any.
-fn next_merge(files: &[FileEntry], today: NaiveDate) -> Option<Merge> {
+/// When a finished day's new files join its settled files regardless of their size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    /// Once the day has had no new file for [`COLD_QUIET`].
+    WhenQuiet,
+    /// Now (nothing more is coming).
+    Now,
+}
+
+/// The first merge the policy calls for at `now`, if any.
+fn next_merge(files: &[FileEntry], now: DateTime<Utc>, settle: Settle) -> Option<Merge> {
     // Files merge with files of the same partition and source.
     let mut groups: BTreeMap<(&str, &str), Vec<&FileEntry>> = BTreeMap::new();
     for file in files {
@@ -162,44 +192,64 @@ fn next_merge(files: &[FileEntry], today: NaiveDate) -> Option<Merge> {
             groups.entry((partition, file.source.as_str())).or_default().push(file);
         }
     }
-    let hot_since = today - chrono::Days::new(1);
+    let hot_since = now.date_naive() - chrono::Days::new(1);
     for ((partition, _), mut members) in groups {
         members.sort_by_key(|f| (f.min_ts, f.path.clone()));
         let cold = partition_day(partition).is_some_and(|day| day < hot_since);
-        let inputs: Vec<FileEntry> = if cold {
-            // Files that arrived since the day was settled (an import or backfill of an
-            // old day) merge into the day's settled files, up to the row limit: a finished
-            // day stays one file per source.
-            let mut rows = 0;
-            let fresh = members.iter().filter(|f| f.level < COLD_LEVEL && f.rows < MAX_MERGE_ROWS);
-            let settled = members.iter().filter(|f| f.level >= COLD_LEVEL && f.rows < MAX_MERGE_ROWS);
-            let picked: Vec<FileEntry> = fresh
-                .chain(settled)
-                .take_while(|f| {
-                    rows += f.rows;
-                    rows <= MAX_MERGE_ROWS
-                })
-                .take(MAX_MERGE_INPUTS)
-                .map(|f| (*f).clone())
-                .collect();
-            // Never rewrite settled files alone: that would repeat forever.
-            if picked.first().is_some_and(|f| f.level < COLD_LEVEL) { picked } else { Vec::new() }
-        } else {
-            (0..HOT_LEVELS)
+        let mut plan = if cold { settle_day(&members, now, settle) } else { None };
+        if plan.is_none() {
+            // A day still being written, or new files of a settled day not yet due to
+            // join it: tens of the same level merge into one of the next.
+            plan = (0..HOT_LEVELS)
                 .map(|level| members.iter().filter(|f| f.level == level).take(MERGE_FACTOR).collect::<Vec<_>>())
                 .find(|same_level| same_level.len() == MERGE_FACTOR)
-                .map(|group| group.into_iter().map(|f| (*f).clone()).collect())
-                .unwrap_or_default()
-        };
-        // A finished day's lone small file is still rewritten once, at the cold level:
-        // every finished day ends up equally compressed, however few files it had.
-        if inputs.len() < if cold { 1 } else { 2 } {
-            continue;
+                .map(|group| {
+                    let level = group[0].level + 1;
+                    (group.into_iter().map(|f| (*f).clone()).collect(), level)
+                });
         }
-        let level = if cold { COLD_LEVEL } else { inputs[0].level + 1 };
-        return Some(Merge { partition: partition.to_owned(), inputs, level });
+        if let Some((inputs, level)) = plan {
+            return Some(Merge { partition: partition.to_owned(), inputs, level });
+        }
     }
     None
+}
+
+/// The cold merge of a finished day's partition, if due: its new files (below the cold
+/// level) together with its settled files, up to the row limit. Due when the new files
+/// hold at least as many rows as the settled ones (so each rewrite at least doubles the
+/// settled file, and a backfill rewrites a day a few times, not once a pass), when the
+/// day has gone quiet, or when settling now. A finished day's lone small file is
+/// rewritten once at the cold level too: every finished day ends up equally compressed.
+fn settle_day(members: &[&FileEntry], now: DateTime<Utc>, settle: Settle) -> Option<(Vec<FileEntry>, u8)> {
+    let fresh: Vec<&FileEntry> = members.iter().copied().filter(|f| f.level < COLD_LEVEL).collect();
+    if fresh.is_empty() {
+        // Never rewrite settled files alone: that would repeat forever.
+        return None;
+    }
+    let mut rows = 0;
+    let picked: Vec<FileEntry> = fresh
+        .iter()
+        .copied()
+        .filter(|f| f.rows < MAX_MERGE_ROWS)
+        .chain(members.iter().copied().filter(|f| f.level >= COLD_LEVEL && f.rows < MAX_MERGE_ROWS))
+        .take_while(|f| {
+            rows += f.rows;
+            rows <= MAX_MERGE_ROWS
+        })
+        .take(MAX_MERGE_INPUTS)
+        .cloned()
+        .collect();
+    if picked.first().is_none_or(|f| f.level >= COLD_LEVEL) {
+        return None;
+    }
+    let (fresh_rows, settled_rows) = picked.iter().fold((0, 0), |(fresh, settled), f| {
+        if f.level < COLD_LEVEL { (fresh + f.rows, settled) } else { (fresh, settled + f.rows) }
+    });
+    let newest = fresh.iter().filter_map(|f| f.written_at).max();
+    let quiet = newest.is_none_or(|t| now.signed_duration_since(t).to_std().is_ok_and(|age| age >= COLD_QUIET));
+    let due = fresh_rows >= settled_rows || quiet || settle == Settle::Now;
+    due.then_some((picked, COLD_LEVEL))
 }
 
 /// One input's position in the k-way merge.
@@ -303,21 +353,42 @@ fn interleave(
 
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDate;
+
     use super::*;
 
     fn entry(path: &str, level: u8, rows: u64) -> FileEntry {
-        FileEntry { path: path.into(), source: "nginx".into(), rows, bytes: 0, level, min_ts: None, max_ts: None }
+        FileEntry {
+            path: path.into(),
+            source: "nginx".into(),
+            rows,
+            bytes: 0,
+            level,
+            min_ts: None,
+            max_ts: None,
+            written_at: None,
+        }
+    }
+
+    fn written(mut file: FileEntry, at: DateTime<Utc>) -> FileEntry {
+        file.written_at = Some(at);
+        file
+    }
+
+    fn noon(day: u32) -> DateTime<Utc> {
+        NaiveDate::from_ymd_opt(2026, 11, day).unwrap().and_hms_opt(12, 0, 0).unwrap().and_utc()
     }
 
     #[test]
     fn hot_partitions_merge_in_tens_and_cold_ones_merge_whole() {
-        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        let now = noon(22);
+        let next = |files: &[FileEntry]| next_merge(files, now, Settle::WhenQuiet);
         let hot: Vec<FileEntry> =
             (0..9).map(|i| entry(&format!("dt=2026-11-22/module=order/part-{i}.parquet"), 0, 100)).collect();
-        assert!(next_merge(&hot, today).is_none(), "nine small files wait for a tenth");
+        assert!(next(&hot).is_none(), "nine small files wait for a tenth");
         let mut ten = hot.clone();
         ten.push(entry("dt=2026-11-22/module=order/part-9.parquet", 0, 100));
-        let plan = next_merge(&ten, today).unwrap();
+        let plan = next(&ten).unwrap();
         assert_eq!((plan.inputs.len(), plan.level), (10, 1));
 
         let cold = vec![
@@ -325,10 +396,10 @@ mod tests {
             entry("dt=2026-11-19/module=order/b.parquet", 1, 1000),
             entry("dt=2026-11-19/module=order/c.parquet", COLD_LEVEL, 5000),
         ];
-        let plan = next_merge(&cold, today).unwrap();
-        assert_eq!((plan.inputs.len(), plan.level), (3, COLD_LEVEL), "late files join the settled one");
-        assert!(next_merge(&cold[2..], today).is_none(), "a settled day is left alone");
-        let plan = next_merge(&cold[1..2], today).unwrap();
+        let plan = next(&cold).unwrap();
+        assert_eq!((plan.inputs.len(), plan.level), (3, COLD_LEVEL), "late files of a quiet day join the settled one");
+        assert!(next(&cold[2..]).is_none(), "a settled day is left alone");
+        let plan = next(&cold[1..2]).unwrap();
         assert_eq!(
             (plan.inputs.len(), plan.level),
             (1, COLD_LEVEL),
@@ -338,8 +409,32 @@ mod tests {
             entry("dt=2026-11-19/module=order/a.parquet", 0, 100),
             entry("dt=2026-11-19/module=order/c.parquet", COLD_LEVEL, MAX_MERGE_ROWS - 10),
         ];
-        let plan = next_merge(&huge, today).unwrap();
+        let plan = next(&huge).unwrap();
         assert_eq!(plan.inputs.len(), 1, "a settled file near the row limit is not rewritten for a late one");
-        assert!(next_merge(&ten[..1], today).is_none(), "a lone file of a day still being written waits");
+        assert!(next(&ten[..1]).is_none(), "a lone file of a day still being written waits");
+    }
+
+    #[test]
+    fn a_backfilled_day_is_rewritten_when_it_doubles_goes_quiet_or_settles() {
+        let now = noon(22);
+        let settled = entry("dt=2026-11-19/module=order/s.parquet", COLD_LEVEL, 10_000);
+        let just_written =
+            |i: u64, rows: u64| written(entry(&format!("dt=2026-11-19/module=order/new-{i}.parquet"), 0, rows), now);
+        // A backfill still writing the day: a minute's files do not rewrite it yet.
+        let writing = vec![settled.clone(), just_written(0, 3_000), just_written(1, 3_000)];
+        assert!(next_merge(&writing, now, Settle::WhenQuiet).is_none());
+        let plan = next_merge(&writing, now, Settle::Now).unwrap();
+        assert_eq!((plan.inputs.len(), plan.level), (3, COLD_LEVEL), "an import's last pass settles it");
+        let later = now + COLD_QUIET;
+        assert_eq!(next_merge(&writing, later, Settle::WhenQuiet).unwrap().inputs.len(), 3, "quiet: settled");
+        // As many new rows as settled ones: the rewrite at least doubles the day.
+        let doubled = [writing.clone(), vec![just_written(2, 4_000)]].concat();
+        let plan = next_merge(&doubled, now, Settle::WhenQuiet).unwrap();
+        assert_eq!((plan.inputs.len(), plan.level), (4, COLD_LEVEL));
+        // Meanwhile the new files merge in tens, as a hot day's do.
+        let many: Vec<FileEntry> = (0..10).map(|i| just_written(i, 10)).chain([settled]).collect();
+        let plan = next_merge(&many, now, Settle::WhenQuiet).unwrap();
+        assert_eq!((plan.inputs.len(), plan.level), (10, 1));
+        assert!(plan.inputs.iter().all(|f| f.level == 0));
     }
 }

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_schema::SchemaRef;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -304,6 +304,7 @@ fn write_buffer(shared: &Shared, buffer: Buffer, rows: usize, seq: u64) -> Resul
             level: 0,
             min_ts: rows.first().map(|e| e.timestamp),
             max_ts: rows.last().map(|e| e.timestamp),
+            written_at: Some(Utc::now()),
         });
     }
     let files = written.len();

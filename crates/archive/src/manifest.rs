@@ -38,6 +38,11 @@ pub struct FileEntry {
     pub level: u8,
     pub min_ts: Option<DateTime<Utc>>,
     pub max_ts: Option<DateTime<Utc>>,
+    /// When its rows reached the archive (a merge keeps its newest input's): compaction
+    /// waits for a finished day to go quiet before settling it. `None` in manifests from
+    /// before this was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_at: Option<DateTime<Utc>>,
 }
 
 impl Manifest {

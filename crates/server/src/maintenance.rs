@@ -70,7 +70,10 @@ fn run(archive: &ArchiveHandle, settings: &Settings, stopped: &Receiver<bool>) {
         };
         if compact_now {
             last_compact = Instant::now();
-            if let Err(e) = archive.compact(Utc::now()) {
+            // The last pass of an import settles the finished days it wrote: nothing
+            // more is coming for them.
+            let result = if stopping { archive.settle(Utc::now()) } else { archive.compact(Utc::now()) };
+            if let Err(e) = result {
                 error!(error = %e, "archive compaction failed; will retry");
             }
         }

@@ -223,10 +223,6 @@ fn next_merge(files: &[FileEntry], now: DateTime<Utc>, settle: Settle) -> Option
 /// rewritten once at the cold level too: every finished day ends up equally compressed.
 fn settle_day(members: &[&FileEntry], now: DateTime<Utc>, settle: Settle) -> Option<(Vec<FileEntry>, u8)> {
     let fresh: Vec<&FileEntry> = members.iter().copied().filter(|f| f.level < COLD_LEVEL).collect();
-    if fresh.is_empty() {
-        // Never rewrite settled files alone: that would repeat forever.
-        return None;
-    }
     let mut rows = 0;
     let picked: Vec<FileEntry> = fresh
         .iter()
@@ -240,6 +236,7 @@ fn settle_day(members: &[&FileEntry], now: DateTime<Utc>, settle: Settle) -> Opt
         .take(MAX_MERGE_INPUTS)
         .cloned()
         .collect();
+    // Never rewrite settled files alone: that would repeat forever.
     if picked.first().is_none_or(|f| f.level >= COLD_LEVEL) {
         return None;
     }

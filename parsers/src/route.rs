@@ -155,8 +155,9 @@ fn for_each_word(bytes: &[u8], mut visit: impl FnMut(&[u8]) -> bool) {
 }
 
 fn word_module(word: &[u8]) -> Option<&'static str> {
-    // No keyword is longer than 12 letters; lowercase into a stack buffer.
-    if word.len() > 12 {
+    // Keywords are 3 to 12 letters; ids and numbers (`/api/order/8841`) end here, and
+    // the rest is lowercased into a stack buffer.
+    if !(3..=12).contains(&word.len()) || !word[0].is_ascii_alphabetic() {
         return None;
     }
     let mut buf = [0u8; 12];

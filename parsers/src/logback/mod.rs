@@ -116,7 +116,8 @@ fn header_time(line: &[u8], tz: chrono_tz::Tz) -> Option<(DateTime<Utc>, usize)>
 
 /// Reads `[thread] LEVEL logger - message` in any of the usual orders.
 fn parse_header(rest: &str, event: &mut Event) {
-    let mut fields = Fields::new();
+    // Room for thread, logger, pid, trace and span ids and an exception: one allocation.
+    let mut fields = Fields::with_capacity(8, 0);
     let mut level = None;
     let mut cursor = rest;
     loop {
@@ -168,18 +169,23 @@ fn parse_header(rest: &str, event: &mut Event) {
 
 fn read_bracket(group: &str, fields: &mut Fields) {
     // Sleuth/Micrometer: `[app,traceId,spanId]` or `[app,traceId,spanId,true]`.
-    let parts: Vec<&str> = group.split(',').map(str::trim).collect();
-    if parts.len() >= 3 && parts[1].len() >= 16 && parts[1].bytes().all(|b| b.is_ascii_hexdigit()) {
-        if !parts[0].is_empty() && !fields.contains_key("app") {
-            fields.insert_str("app", parts[0]);
+    let mut parts = group.split(',').map(str::trim);
+    if let (Some(app), Some(trace), Some(span)) = (parts.next(), parts.next(), parts.next())
+        && trace.len() >= 16
+        && trace.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        if !app.is_empty() && !fields.contains_key("app") {
+            fields.insert_str("app", app);
         }
-        fields.insert_str("trace_id", parts[1]);
-        fields.insert_str("span_id", parts[2]);
+        fields.insert_str("trace_id", trace);
+        fields.insert_str("span_id", span);
         return;
     }
-    if let Some(previous) = fields.insert("thread", Value::from(group.trim())) {
-        fields.insert("app", previous);
+    // A second group (Spring Boot 3's `[app] [thread]`): the first one was the app.
+    if let Some(previous) = fields.get_str("thread").map(str::to_owned) {
+        fields.insert_str("app", &previous);
     }
+    fields.insert_str("thread", group.trim());
 }
 
 fn looks_like_logger(token: &str) -> bool {

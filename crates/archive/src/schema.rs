@@ -191,13 +191,13 @@ impl ColumnBuilder {
         }
     }
 
-    fn append_null(&mut self) {
+    fn append_nulls(&mut self, n: usize) {
         match self {
-            ColumnBuilder::Text(b) => b.append_null(),
-            ColumnBuilder::Int32(b) => b.append_null(),
-            ColumnBuilder::Int64(b) => b.append_null(),
-            ColumnBuilder::Float64(b) => b.append_null(),
-            ColumnBuilder::Bool(b) => b.append_null(),
+            ColumnBuilder::Text(b) => b.append_nulls(n),
+            ColumnBuilder::Int32(b) => b.append_nulls(n),
+            ColumnBuilder::Int64(b) => b.append_nulls(n),
+            ColumnBuilder::Float64(b) => b.append_nulls(n),
+            ColumnBuilder::Bool(b) => b.append_nulls(n),
         }
     }
 
@@ -238,24 +238,57 @@ fn typed_position(key: &str) -> Option<usize> {
     typed_index().buckets[name_hash(key.as_bytes())].iter().map(|&i| i as usize).find(|&i| TYPED_FIELDS[i].0 == key)
 }
 
+/// A typed column filled as values come: most events have a few of the typed fields
+/// (an access log none of the SQL ones), so a column gets a builder at its first value,
+/// and the nulls before each value are appended in one run rather than row by row.
+struct SparseColumn {
+    kind: FieldKind,
+    builder: Option<ColumnBuilder>,
+    /// Rows the builder holds.
+    len: usize,
+}
+
+impl SparseColumn {
+    /// False if the row already has a value here (a name given twice): it goes to `fields`.
+    fn append(&mut self, row: usize, value: FieldRef<'_>, rows: usize) -> bool {
+        if self.len > row {
+            return false;
+        }
+        let builder = self.builder.get_or_insert_with(|| ColumnBuilder::new(self.kind, rows));
+        if row > self.len {
+            builder.append_nulls(row - self.len);
+        }
+        builder.append(value);
+        self.len = row + 1;
+        true
+    }
+
+    fn finish(self, rows: usize) -> ArrayRef {
+        match self.builder {
+            Some(mut builder) => {
+                builder.append_nulls(rows - self.len);
+                builder.finish()
+            }
+            None => arrow_array::new_null_array(&self.kind.data_type(), rows),
+        }
+    }
+}
+
 /// The typed columns and `fields` (everything else, as JSON), in one pass over each
 /// event's fields.
 fn field_columns(rows: &[Event]) -> Vec<ArrayRef> {
-    const { assert!(TYPED_FIELDS.len() <= 64, "typed columns are tracked in a u64") };
-    let mut builders: Vec<ColumnBuilder> =
-        TYPED_FIELDS.iter().map(|(_, kind)| ColumnBuilder::new(*kind, rows.len())).collect();
+    let mut columns: Vec<SparseColumn> =
+        TYPED_FIELDS.iter().map(|(_, kind)| SparseColumn { kind: *kind, builder: None, len: 0 }).collect();
     let mut rest = StringBuilder::with_capacity(rows.len(), rows.len() * 16);
     let mut json: Vec<u8> = Vec::with_capacity(512);
-    for event in rows {
-        let mut filled = 0u64;
+    for (row, event) in rows.iter().enumerate() {
         json.clear();
         json.push(b'{');
         for (key, value) in &event.fields {
             if let Some(i) = typed_position(key)
                 && TYPED_FIELDS[i].1.holds(value)
+                && columns[i].append(row, value, rows.len())
             {
-                builders[i].append(value);
-                filled |= 1 << i;
                 continue;
             }
             if json.len() > 1 {
@@ -268,15 +301,10 @@ fn field_columns(rows: &[Event]) -> Vec<ArrayRef> {
         }
         json.push(b'}');
         rest.append_value(std::str::from_utf8(&json).unwrap_or("{}"));
-        for (i, builder) in builders.iter_mut().enumerate() {
-            if filled & (1 << i) == 0 {
-                builder.append_null();
-            }
-        }
     }
-    let mut columns: Vec<ArrayRef> = builders.into_iter().map(ColumnBuilder::finish).collect();
-    columns.push(Arc::new(rest.finish()));
-    columns
+    let mut arrays: Vec<ArrayRef> = columns.into_iter().map(|c| c.finish(rows.len())).collect();
+    arrays.push(Arc::new(rest.finish()));
+    arrays
 }
 
 /// Events back from archive rows. `partition_module` is the `module=` directory the

@@ -270,6 +270,11 @@ fn typed_columns_round_trip_every_value_exactly() {
     let schema = Arc::new(schema::arrow_schema());
     let batch = schema::record_batch(schema, &events).unwrap();
     assert_eq!(batch.column_by_name("status").unwrap().null_count(), 3, "only the integer status is typed");
+    // A column filled only in a middle row, and one no row fills, still span every row.
+    let query_time = batch.column_by_name("query_time_ms").unwrap();
+    assert_eq!((query_time.len(), query_time.null_count(), query_time.is_valid(2)), (4, 3, true));
+    let trace_id = batch.column_by_name("trace_id").unwrap();
+    assert_eq!((trace_id.len(), trace_id.null_count()), (4, 4));
     assert_eq!(schema::events_from_batch(&batch, "order").unwrap(), events);
 }
 

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use sluice_core::{Event, FieldRef, Fields, Level};
+use sluice_core::fields::common_name;
+use sluice_core::{Event, FieldName, FieldRef, Fields, Level};
 
 use crate::{FormatParser, ParseContext, raw_event, timestamp};
 
@@ -55,20 +56,22 @@ pub fn from_object(map: Map<String, Value>, ctx: &ParseContext, fallback: DateTi
 fn from_fields(mut map: Fields, ctx: &ParseContext, fallback: DateTime<Utc>) -> Event {
     // One pass over the keys finds which well-known ones are present (probing every alias
     // with a failed lookup costs more than parsing the line).
-    let mut found: [Option<(usize, String)>; 4] = Default::default();
+    let mut found: [Option<(usize, FieldName)>; 4] = Default::default();
     for (key, value) in &map {
         if let Some((role, rank)) = key_role(key, value)
             && found[role].as_ref().is_none_or(|(best, _)| rank < *best)
         {
-            found[role] = Some((rank, key.to_owned()));
+            // Almost always a common name: no copy.
+            let key = common_name(key).map_or_else(|| FieldName::Owned(key.to_owned()), FieldName::Borrowed);
+            found[role] = Some((rank, key));
         }
     }
     let [time_key, level_key, message_key, host_key] = found;
-    let mut take = |hit: Option<(usize, String)>, aliases: &[&str]| {
+    let time = time_key.and_then(|(rank, key)| take_with(&mut map, &key, TIME_KEYS[rank], |v| time_value(v, ctx)));
+    let level = level_key.and_then(|(rank, key)| take_with(&mut map, &key, LEVEL_KEYS[rank], level_value));
+    let mut take = |hit: Option<(usize, FieldName)>, aliases: &[&str]| {
         hit.and_then(|(rank, key)| take_key(&mut map, &key, aliases[rank]))
     };
-    let time = take(time_key, &TIME_KEYS).and_then(|v| time_value(&v, ctx));
-    let level = take(level_key, &LEVEL_KEYS).and_then(|v| level_value(&v));
     let message = match take(message_key, &MESSAGE_KEYS) {
         Some(Value::String(s)) => s,
         Some(other) => other.to_string(),
@@ -157,6 +160,20 @@ fn lowercase_key_role(key: &str, value: FieldRef<'_>) -> Option<(usize, usize)> 
     })
 }
 
+/// Reads `key` with `read` and removes it from `map` (as [`take_key`] does), without
+/// copying a plain string value out first.
+fn take_with<T>(map: &mut Fields, key: &str, alias: &str, read: impl FnOnce(FieldRef<'_>) -> Option<T>) -> Option<T> {
+    if alias.contains('.') && !alias.eq_ignore_ascii_case(key) {
+        return match take_key(map, key, alias)? {
+            Value::String(s) => read(FieldRef::Str(&s)),
+            other => read(FieldRef::Other(&other)),
+        };
+    }
+    let value = read(map.get(key)?);
+    map.delete(key);
+    value
+}
+
 /// Removes `key` from `map`: the value itself for a plain alias, or the inner value of a
 /// dotted alias (`log.level` in `{"log": {"level": ...}}`), dropping an emptied parent.
 fn take_key(map: &mut Fields, key: &str, alias: &str) -> Option<Value> {
@@ -173,21 +190,21 @@ fn take_key(map: &mut Fields, key: &str, alias: &str) -> Option<Value> {
     }
 }
 
-fn time_value(value: &Value, ctx: &ParseContext) -> Option<DateTime<Utc>> {
+fn time_value(value: FieldRef<'_>, ctx: &ParseContext) -> Option<DateTime<Utc>> {
     match value {
-        Value::String(s) => timestamp::iso_prefix(s.as_bytes(), ctx.timezone)
+        FieldRef::Str(s) => timestamp::iso_prefix(s.as_bytes(), ctx.timezone)
             .map(|(t, _)| t)
             .or_else(|| s.parse::<f64>().ok().and_then(timestamp::epoch_guess)),
-        Value::Number(n) => n.as_f64().and_then(timestamp::epoch_guess),
-        _ => None,
+        FieldRef::Other(Value::Number(n)) => n.as_f64().and_then(timestamp::epoch_guess),
+        FieldRef::Other(_) => None,
     }
 }
 
-fn level_value(value: &Value) -> Option<Level> {
+fn level_value(value: FieldRef<'_>) -> Option<Level> {
     match value {
-        Value::String(s) => Level::parse_lenient(s),
+        FieldRef::Str(s) => Level::parse_lenient(s),
         // pino / bunyan numeric levels.
-        Value::Number(n) => Some(match n.as_u64()? {
+        FieldRef::Other(Value::Number(n)) => Some(match n.as_u64()? {
             0..=10 => Level::Trace,
             11..=20 => Level::Debug,
             21..=30 => Level::Info,
@@ -195,10 +212,9 @@ fn level_value(value: &Value) -> Option<Level> {
             41..=50 => Level::Error,
             _ => Level::Fatal,
         }),
-        _ => None,
+        FieldRef::Other(_) => None,
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

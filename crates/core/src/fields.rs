@@ -218,6 +218,13 @@ impl Fields {
         Some(value)
     }
 
+    /// Removes `name` without building its value; false if it was absent.
+    pub fn delete(&mut self, name: &str) -> bool {
+        let Some(i) = self.position(name) else { return false };
+        self.entries.remove(i);
+        true
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -412,14 +419,106 @@ impl<'de> Deserialize<'de> for Fields {
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Fields, A::Error> {
                 let mut fields = Fields::with_capacity(access.size_hint().unwrap_or(8), 0);
-                while let Some(name) = access.next_key::<String>()? {
+                while let Some(name) = access.next_key_seed(NameSeed)? {
                     let slot = access.next_value_seed(SlotSeed(&mut fields.text))?;
-                    fields.put(Cow::Owned(name), slot);
+                    fields.put(name, slot);
                 }
                 Ok(fields)
             }
         }
         deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+/// The static spelling of a field name logs commonly carry (JSON log keys) or Sluice's
+/// parsers give (read back from the WAL), so decoding one costs no allocation.
+pub fn common_name(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "client_ip" => "client_ip",
+        "user" => "user",
+        "referer" => "referer",
+        "user_agent" => "user_agent",
+        "bytes" => "bytes",
+        "protocol" => "protocol",
+        "query_string" => "query_string",
+        "request_time_ms" => "request_time_ms",
+        "upstream_time_ms" => "upstream_time_ms",
+        "vhost" => "vhost",
+        "db" => "db",
+        "query" => "query",
+        "query_time_ms" => "query_time_ms",
+        "lock_time_ms" => "lock_time_ms",
+        "rows_sent" => "rows_sent",
+        "rows_examined" => "rows_examined",
+        "fingerprint" => "fingerprint",
+        "slow" => "slow",
+        "parse_error" => "parse_error",
+        "@timestamp" => "@timestamp",
+        "timestamp" => "timestamp",
+        "time" => "time",
+        "ts" => "ts",
+        "level" => "level",
+        "severity" => "severity",
+        "lvl" => "lvl",
+        "message" => "message",
+        "msg" => "msg",
+        "log" => "log",
+        "host" => "host",
+        "hostname" => "hostname",
+        "service" => "service",
+        "app" => "app",
+        "module" => "module",
+        "logger" => "logger",
+        "logger_name" => "logger_name",
+        "thread" => "thread",
+        "thread_name" => "thread_name",
+        "trace_id" => "trace_id",
+        "traceId" => "traceId",
+        "span_id" => "span_id",
+        "spanId" => "spanId",
+        "request_id" => "request_id",
+        "user_id" => "user_id",
+        "order_id" => "order_id",
+        "status" => "status",
+        "method" => "method",
+        "path" => "path",
+        "url" => "url",
+        "duration_ms" => "duration_ms",
+        "latency_ms" => "latency_ms",
+        "error" => "error",
+        "exception" => "exception",
+        "stack_trace" => "stack_trace",
+        "env" => "env",
+        "version" => "version",
+        "pid" => "pid",
+        _ => return None,
+    })
+}
+
+/// Decodes a field name: a common one as its static spelling, any other as its own string.
+struct NameSeed;
+
+impl<'de> DeserializeSeed<'de> for NameSeed {
+    type Value = FieldName;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<FieldName, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NameSeed {
+    type Value = FieldName;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<FieldName, E> {
+        Ok(common_name(v).map_or_else(|| Cow::Owned(v.to_owned()), Cow::Borrowed))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<FieldName, E> {
+        Ok(common_name(&v).map_or(Cow::Owned(v), Cow::Borrowed))
     }
 }
 
@@ -505,6 +604,8 @@ mod tests {
         assert_eq!(back, fields, "order does not matter to equality");
         assert_eq!(fields.remove("status"), Some(json!(502)));
         assert!(!fields.contains_key("status"));
+        assert!(fields.delete("path") && !fields.delete("path"));
+        assert!(fields.is_empty());
         let map = json!({"a": 1, "b": [2], "c": "x"}).as_object().unwrap().clone();
         assert_eq!(serde_json::to_value(Fields::from(map.clone())).unwrap(), serde_json::Value::Object(map));
     }

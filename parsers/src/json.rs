@@ -215,6 +215,7 @@ fn level_value(value: FieldRef<'_>) -> Option<Level> {
         FieldRef::Other(_) => None,
     }
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use sluice_core::fields::common_name;
 use sluice_core::{Event, FieldName, FieldRef, Fields, Level};
 
 use crate::{FormatParser, ParseContext, raw_event, timestamp};
@@ -13,6 +12,8 @@ const LEVEL_KEYS: [&str; 9] =
     ["level", "severity", "lvl", "log.level", "levelname", "loglevel", "severity_text", "@l", "priority"];
 const MESSAGE_KEYS: [&str; 6] = ["message", "msg", "log", "text", "@m", "body"];
 const HOST_KEYS: [&str; 3] = ["host", "hostname", "host.name"];
+/// The alias lists by role, as [`key_role`] numbers them.
+const ALIASES: [&[&str]; 4] = [&TIME_KEYS, &LEVEL_KEYS, &MESSAGE_KEYS, &HOST_KEYS];
 
 pub(crate) struct JsonParser {
     ctx: ParseContext,
@@ -61,8 +62,9 @@ fn from_fields(mut map: Fields, ctx: &ParseContext, fallback: DateTime<Utc>) -> 
         if let Some((role, rank)) = key_role(key, value)
             && found[role].as_ref().is_none_or(|(best, _)| rank < *best)
         {
-            // Almost always a common name: no copy.
-            let key = common_name(key).map_or_else(|| FieldName::Owned(key.to_owned()), FieldName::Borrowed);
+            // Almost always the alias as spelled: no copy.
+            let alias = ALIASES[role][rank];
+            let key = if key == alias { FieldName::Borrowed(alias) } else { FieldName::Owned(key.to_owned()) };
             found[role] = Some((rank, key));
         }
     }

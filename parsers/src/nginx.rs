@@ -453,6 +453,28 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_of_variable_lands_in_its_field() {
+        let format = LogFormat::compile(
+            "$time_iso8601 $remote_addr $status $body_bytes_sent $request_time $upstream_response_time $connection $ssl_protocol $http_host",
+        )
+        .unwrap();
+        let mut p = AccessParser::new(format, ctx());
+        let e = p.parse_line(b"2026-11-20T14:00:01+08:00 10.0.0.7 499 abc 0.250 - 1234 TLSv1.3 shop.example");
+        assert_eq!(e.timestamp.to_rfc3339(), "2026-11-20T06:00:01+00:00");
+        assert_eq!(e.fields.value("client_ip"), "10.0.0.7");
+        assert_eq!(e.fields.value("status"), 499);
+        assert_eq!(e.fields.value("bytes"), "abc", "a count that is not a number stays text");
+        assert_eq!(e.fields.value("request_time_ms"), 250.0);
+        assert!(!e.fields.contains_key("upstream_time_ms"), "`-` is no value");
+        assert_eq!(e.fields.value("connection"), 1234, "other variables keep their name, as numbers");
+        assert_eq!(e.fields.value("ssl_protocol"), "TLSv1.3", "or as text");
+        assert_eq!(e.fields.value("vhost"), "shop.example");
+        let e = p.parse_line(b"2026-11-20T14:00:02Z 10.0.0.7 200 5 n/a 0.1 1 - -");
+        assert_eq!(e.fields.value("request_time_ms"), "n/a", "seconds that do not parse stay text");
+        assert_eq!(e.fields.value("upstream_time_ms"), 100.0);
+    }
+
+    #[test]
     fn truncated_user_agent_is_kept() {
         let mut p = AccessParser::combined(ctx());
         let e = p.parse_line(br#"1.2.3.4 - - [20/May/2015:12:05:17 +0000] "GET / HTTP/1.1" 200 235 "-" "Mozilla/5.0 (compatible; Googlebot/2.1"#);

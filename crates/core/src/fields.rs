@@ -430,69 +430,31 @@ impl<'de> Deserialize<'de> for Fields {
     }
 }
 
+/// Returns the `&'static str` among `names` that equals `name`.
+macro_rules! static_name {
+    ($name:expr, [$($known:literal),* $(,)?]) => {
+        match $name {
+            $($known => Some($known),)*
+            _ => None,
+        }
+    };
+}
+
 /// The static spelling of a field name logs commonly carry (JSON log keys) or Sluice's
 /// parsers give (read back from the WAL), so decoding one costs no allocation.
+#[rustfmt::skip] // A list of names reads better packed than one per line.
 pub fn common_name(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "client_ip" => "client_ip",
-        "user" => "user",
-        "referer" => "referer",
-        "user_agent" => "user_agent",
-        "bytes" => "bytes",
-        "protocol" => "protocol",
-        "query_string" => "query_string",
-        "request_time_ms" => "request_time_ms",
-        "upstream_time_ms" => "upstream_time_ms",
-        "vhost" => "vhost",
-        "db" => "db",
-        "query" => "query",
-        "query_time_ms" => "query_time_ms",
-        "lock_time_ms" => "lock_time_ms",
-        "rows_sent" => "rows_sent",
-        "rows_examined" => "rows_examined",
-        "fingerprint" => "fingerprint",
-        "slow" => "slow",
-        "parse_error" => "parse_error",
-        "@timestamp" => "@timestamp",
-        "timestamp" => "timestamp",
-        "time" => "time",
-        "ts" => "ts",
-        "level" => "level",
-        "severity" => "severity",
-        "lvl" => "lvl",
-        "message" => "message",
-        "msg" => "msg",
-        "log" => "log",
-        "host" => "host",
-        "hostname" => "hostname",
-        "service" => "service",
-        "app" => "app",
-        "module" => "module",
-        "logger" => "logger",
-        "logger_name" => "logger_name",
-        "thread" => "thread",
-        "thread_name" => "thread_name",
-        "trace_id" => "trace_id",
-        "traceId" => "traceId",
-        "span_id" => "span_id",
-        "spanId" => "spanId",
-        "request_id" => "request_id",
-        "user_id" => "user_id",
-        "order_id" => "order_id",
-        "status" => "status",
-        "method" => "method",
-        "path" => "path",
-        "url" => "url",
-        "duration_ms" => "duration_ms",
-        "latency_ms" => "latency_ms",
-        "error" => "error",
-        "exception" => "exception",
-        "stack_trace" => "stack_trace",
-        "env" => "env",
-        "version" => "version",
-        "pid" => "pid",
-        _ => return None,
-    })
+    static_name!(name, [
+        // What Sluice's parsers name their fields.
+        "client_ip", "user", "referer", "user_agent", "bytes", "protocol", "query_string", "request_time_ms",
+        "upstream_time_ms", "vhost", "db", "query", "query_time_ms", "lock_time_ms", "rows_sent",
+        "rows_examined", "fingerprint", "slow", "parse_error",
+        // The keys JSON logs commonly carry.
+        "@timestamp", "timestamp", "time", "ts", "level", "severity", "lvl", "message", "msg", "log", "host",
+        "hostname", "service", "app", "module", "logger", "logger_name", "thread", "thread_name", "trace_id",
+        "traceId", "span_id", "spanId", "request_id", "user_id", "order_id", "status", "method", "path",
+        "url", "duration_ms", "latency_ms", "error", "exception", "stack_trace", "env", "version", "pid",
+    ])
 }
 
 /// Decodes a field name: a common one as its static spelling, any other as its own string.
@@ -646,6 +608,9 @@ mod tests {
         assert_eq!(fields.value("a"), json!([1, "two"]));
         assert_eq!(fields.value("o"), json!({"k": "v"}));
         assert_eq!(serde_json::to_value(&fields).unwrap(), serde_json::from_str::<Value>(text).unwrap());
+        assert_eq!((common_name("msg"), common_name("waybill")), (Some("msg"), None));
+        let named: Fields = serde_json::from_str(r#"{"msg":"a","waybill":"b"}"#).unwrap();
+        assert_eq!(named.keys().collect::<Vec<_>>(), ["msg", "waybill"], "common or not, a name reads back");
         let mut other = Fields::new();
         other.insert_str("s", "kept");
         other.extend_missing(&fields);

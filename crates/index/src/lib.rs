@@ -161,9 +161,11 @@ fn cursor_of(key: &SortKey) -> Cursor {
 
 impl EventIndex {
     /// Opens the index under `root` for writing, creating it if needed (and converting an
-    /// index written before day partitions).
+    /// index written by an older Sluice: before day partitions, or before SSTable term
+    /// dictionaries).
     pub fn open_or_create(root: &Path) -> Result<EventIndex, IndexError> {
         migrate::single_to_daily(root)?;
+        migrate::old_days_to_current(root)?;
         std::fs::create_dir_all(root).map_err(|source| IndexError::Io { path: root.to_owned(), source })?;
         EventIndex::open_dir(root, true)
     }
@@ -173,7 +175,7 @@ impl EventIndex {
         if !root.is_dir() {
             return Err(IndexError::Missing(root.to_owned()));
         }
-        if migrate::is_single(root) {
+        if migrate::is_single(root) || migrate::has_old_days(root) {
             return Err(IndexError::OldLayout(root.to_owned()));
         }
         EventIndex::open_dir(root, false)

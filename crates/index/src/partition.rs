@@ -11,6 +11,20 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 use crate::IndexError;
 use crate::schema::{self, Fields};
 
+/// Written into a day's directory before tantivy's own files. Its term dictionaries are
+/// SSTables (tantivy built with its `quickwit` feature, as Quickwit builds it: cheaper to
+/// write and merge than an FST). Days written before it hold FST dictionaries, which this
+/// build cannot read: a directory with `meta.json` and no marker is re-indexed by
+/// [`crate::migrate`].
+const FORMAT_FILE: &str = "sluice-format.json";
+const FORMAT: &str = r#"{"version":2,"term_dictionary":"sstable"}"#;
+
+/// Whether the day in `dir` was written by an older Sluice in a format this one cannot
+/// read (see [`FORMAT_FILE`]).
+pub(crate) fn is_old_format(dir: &Path) -> bool {
+    dir.join("meta.json").exists() && !dir.join(FORMAT_FILE).exists()
+}
+
 /// The name of a day's directory.
 pub(crate) fn dir_name(day: NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
@@ -39,6 +53,13 @@ impl Partition {
     pub(crate) fn open_or_create(root: &Path, day: NaiveDate) -> Result<Partition, IndexError> {
         let dir = Partition::path(root, day);
         std::fs::create_dir_all(&dir).map_err(|source| IndexError::Io { path: dir.clone(), source })?;
+        if is_old_format(&dir) {
+            return Err(IndexError::OldLayout(dir));
+        }
+        let marker = dir.join(FORMAT_FILE);
+        if !marker.exists() {
+            write_synced(&marker, FORMAT.as_bytes()).map_err(|source| IndexError::Io { path: marker, source })?;
+        }
         let mmap = tantivy::directory::MmapDirectory::open(&dir)
             .map_err(|e| IndexError::Tantivy(tantivy::TantivyError::from(e)))?;
         Partition::from_index(day, Index::open_or_create(mmap, schema::build())?)
@@ -81,6 +102,18 @@ impl Partition {
     pub(crate) fn doc_count(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
+}
+
+/// Writes a small file and syncs it and its directory, so it exists before anything that
+/// relies on it.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    file.sync_all()?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 pub(crate) fn wal_seq_of(payload: Option<&str>) -> u64 {

@@ -1,3 +1,5 @@
+use std::path::{Path, PathBuf};
+
 use chrono::{TimeZone, Utc};
 use serde_json::json;
 use sluice_core::{Event, Level};
@@ -385,6 +387,100 @@ fn an_index_of_the_single_directory_layout_is_converted_into_days() {
     assert_eq!(index.committed_seq().unwrap(), 77);
     assert_eq!(search(&index, "*"), ["two", "one"]);
     assert!(!dir.path().join("index-single").exists());
+}
+
+/// Copies `testdata/index-fst`: two days (2026-11-20 and -21) of five nginx events, written
+/// by Sluice before SSTable term dictionaries (commit 6f39b76, `sluice import --format nginx`),
+/// in one WAL record, so their ordinals are `1 << 24` plus their line number from 0.
+fn copy_of_fst_index(to: &Path) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/index-fst");
+    for entry in walk(&from) {
+        let target = to.join(entry.strip_prefix(&from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &target).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
+}
+
+fn assert_holds_the_fst_fixture(index: &EventIndex) {
+    assert_eq!(index.days().into_iter().map(|(_, n)| n).collect::<Vec<_>>(), [3, 2]);
+    assert_eq!(index.committed_seq().unwrap(), 1);
+    let request = SearchRequest { query: "order".into(), ..SearchRequest::default() };
+    let hits = index.search(&request).unwrap().hits;
+    let found: Vec<_> = hits.iter().map(|h| (h.event.message.as_str(), h.sort.ord)).collect();
+    assert_eq!(
+        found,
+        [
+            (
+                r#"10.0.7.9 - - [21/Nov/2026:00:00:05 +0000] "POST /api/order/create HTTP/1.1" 201 88 "-" "okhttp/4.12.0""#,
+                (1 << 24) | 4
+            ),
+            (
+                r#"10.0.7.9 - - [20/Nov/2026:23:59:30 +0000] "POST /api/order/create HTTP/1.1" 502 173 "-" "okhttp/4.12.0""#,
+                (1 << 24) | 1
+            ),
+        ]
+    );
+    // Term dictionaries of every kind of field are read: a JSON field's number, a keyword
+    // column, a phrase in the message.
+    assert_eq!(search(index, "status:502").len(), 1);
+    assert_eq!(search(index, "module:payment").len(), 1);
+    assert_eq!(search(index, "\"api user profile\"").len(), 1);
+}
+
+#[test]
+fn days_written_with_fst_term_dictionaries_are_indexed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("index");
+    copy_of_fst_index(&root);
+    assert!(matches!(EventIndex::open_existing(&root), Err(IndexError::OldLayout(_))));
+
+    let index = EventIndex::open_or_create(&root).unwrap();
+    assert_holds_the_fst_fixture(&index);
+    assert!(EventIndex::open_existing(&root).is_ok());
+    let mut writer = index.writer(20_000_000).unwrap();
+    assert!(!writer.is_new(1, at("2026-11-20T23:59:30Z")), "each day keeps the WAL position it held");
+    writer.add(2, &event_at("2026-11-21T00:01:00Z", "web", "after the conversion")).unwrap();
+    writer.commit(2).unwrap();
+    assert_eq!(search(&index, "conversion").len(), 1);
+    drop(writer);
+    drop(index);
+
+    // Nothing is converted twice.
+    let index = EventIndex::open_or_create(&root).unwrap();
+    assert_eq!(index.days().into_iter().map(|(_, n)| n).collect::<Vec<_>>(), [3, 3]);
+}
+
+#[test]
+fn a_conversion_cut_short_starts_again_from_the_old_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("index");
+    copy_of_fst_index(&root);
+    // As if the process died while indexing 2026-11-20 again: the old day is aside, and
+    // the new directory holds part of it.
+    std::fs::rename(root.join("2026-11-20"), root.join("2026-11-20.old-format")).unwrap();
+    {
+        let partial =
+            partition::Partition::open_or_create(&root, chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap())
+                .unwrap();
+        let mut writer = partial.index.writer_with_num_threads(1, 15_000_000).unwrap();
+        writer.add_document(partial.fields.document(&event_at("2026-11-20T23:58:01Z", "web", "partial"), 9)).unwrap();
+        writer.commit().unwrap();
+    }
+    assert!(matches!(EventIndex::open_existing(&root), Err(IndexError::OldLayout(_))));
+
+    let index = EventIndex::open_or_create(&root).unwrap();
+    assert_holds_the_fst_fixture(&index);
+    assert!(search(&index, "partial").is_empty());
+    assert!(!root.join("2026-11-20.old-format").exists());
 }
 
 #[test]

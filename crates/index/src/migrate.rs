@@ -7,9 +7,10 @@
 //! - A day written before the SSTable term dictionaries (no format marker, see
 //!   [`partition::is_old_format`]) is indexed again with them.
 //!
-//! The old index is first renamed aside, then read into a fresh index, then deleted; a
-//! crash at any point leaves the aside copy in place and the next start builds the new
-//! index again from it.
+//! The old index is first renamed aside, then read into a fresh index, then renamed once
+//! more and deleted; a crash at any point leaves either the whole aside copy in place (the
+//! next start builds the new index again from it) or a copy marked as discarded (the next
+//! start finishes deleting it).
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,22 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + use<> {
     move |source| IndexError::Io { path, source }
 }
 
+/// Marks an old copy whose conversion finished. Renaming is atomic: a deletion cut short
+/// never leaves part of a copy under the name that means "convert from here".
+const DISCARDED_SUFFIX: &str = ".discarded";
+
+fn discarded(dir: &Path) -> PathBuf {
+    let mut name = dir.as_os_str().to_owned();
+    name.push(DISCARDED_SUFFIX);
+    PathBuf::from(name)
+}
+
+fn discard(dir: &Path) -> Result<(), IndexError> {
+    let trash = discarded(dir);
+    std::fs::rename(dir, &trash).map_err(io_error(dir))?;
+    std::fs::remove_dir_all(&trash).map_err(io_error(&trash))
+}
+
 fn aside(root: &Path) -> PathBuf {
     let name = root.file_name().and_then(|n| n.to_str()).unwrap_or("index");
     root.with_file_name(format!("{name}-single"))
@@ -48,6 +65,10 @@ fn aside(root: &Path) -> PathBuf {
 
 pub(crate) fn single_to_daily(root: &Path) -> Result<(), IndexError> {
     let old = aside(root);
+    let trash = discarded(&old);
+    if trash.exists() {
+        std::fs::remove_dir_all(&trash).map_err(io_error(&trash))?;
+    }
     if is_single(root) {
         std::fs::rename(root, &old).map_err(io_error(root))?;
     }
@@ -72,7 +93,7 @@ pub(crate) fn single_to_daily(root: &Path) -> Result<(), IndexError> {
     })?;
     writer.commit(wal_seq)?;
     writer.finish()?;
-    std::fs::remove_dir_all(&old).map_err(io_error(&old))?;
+    discard(&old)?;
     tracing::info!(events = converted, "index converted into day partitions");
     Ok(())
 }
@@ -89,7 +110,10 @@ pub(crate) fn old_days_to_current(root: &Path) -> Result<(), IndexError> {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(day) = name.strip_suffix(OLD_DAY_SUFFIX).and_then(partition::parse_dir_name) {
+        if name.ends_with(DISCARDED_SUFFIX) {
+            let path = entry.path();
+            std::fs::remove_dir_all(&path).map_err(io_error(&path))?;
+        } else if let Some(day) = name.strip_suffix(OLD_DAY_SUFFIX).and_then(partition::parse_dir_name) {
             // A conversion cut short: start it again from the aside copy.
             days.push(day);
         } else if let Some(day) = partition::parse_dir_name(name)
@@ -134,7 +158,7 @@ fn convert_day(root: &Path, day: NaiveDate) -> Result<(), IndexError> {
     }
     prepared.commit()?;
     writer.wait_merging_threads()?;
-    std::fs::remove_dir_all(&old).map_err(io_error(&old))?;
+    discard(&old)?;
     tracing::info!(%day, events = converted, "index day converted");
     Ok(())
 }

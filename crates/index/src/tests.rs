@@ -475,12 +475,17 @@ fn a_conversion_cut_short_starts_again_from_the_old_copy() {
         writer.add_document(partial.fields.document(&event_at("2026-11-20T23:58:01Z", "web", "partial"), 9)).unwrap();
         writer.commit().unwrap();
     }
+    // And as if an earlier conversion died while deleting its old copy.
+    let trash = root.join("2026-11-19.old-format.discarded");
+    std::fs::create_dir_all(&trash).unwrap();
+    std::fs::write(trash.join("meta.json"), "{").unwrap();
     assert!(matches!(EventIndex::open_existing(&root), Err(IndexError::OldLayout(_))));
 
     let index = EventIndex::open_or_create(&root).unwrap();
     assert_holds_the_fst_fixture(&index);
     assert!(search(&index, "partial").is_empty());
     assert!(!root.join("2026-11-20.old-format").exists());
+    assert!(!trash.exists());
 }
 
 #[test]

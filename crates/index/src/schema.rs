@@ -6,13 +6,14 @@ use tantivy::schema::{
     DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, JsonObjectOptions, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, TextAnalyzer};
+use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Index, TantivyDocument};
 
 use crate::IndexError;
 use crate::tokenizer::LogTokenizer;
 
-/// Splits on anything not alphanumeric and lowercases: `GET /api/pay?id=7` ->
+/// Splits on anything not alphanumeric, lowercases and drops words of 256 bytes or more:
+/// `GET /api/pay?id=7` ->
 /// `get api pay id 7`, so paths, IPs, ids and words are all searchable terms; CJK text
 /// becomes bigrams (see `tokenizer`).
 pub(crate) const LOG_TOKENIZER: &str = "log";
@@ -44,9 +45,7 @@ pub(crate) fn build() -> Schema {
 }
 
 pub(crate) fn register_tokenizers(index: &Index) {
-    let analyzer =
-        TextAnalyzer::builder(LogTokenizer::default()).filter(RemoveLongFilter::limit(256)).filter(LowerCaser).build();
-    index.tokenizers().register(LOG_TOKENIZER, analyzer);
+    index.tokenizers().register(LOG_TOKENIZER, TextAnalyzer::from(LogTokenizer::default()));
 }
 
 #[derive(Clone)]

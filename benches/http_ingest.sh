@@ -5,6 +5,7 @@
 # time until every event is searchable, the server's peak RSS, and the 10,000-connection
 # drill. Loopback only.
 # Usage: benches/http_ingest.sh [MEGABYTES] [CONNECTIONS]   (default 200 over 4 connections)
+# SLUICE_BIN=PATH runs another build of `sluice` (A/B against a copy of an older one).
 set -euo pipefail
 megabytes="${1:-200}"
 connections="${2:-4}"
@@ -33,7 +34,7 @@ name = "app"
 format = "logback"
 EOF
 port=$((20000 + RANDOM % 20000))
-"$bin/sluice" serve --config "$work/sluice.toml" --data-dir "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+"${SLUICE_BIN:-$bin/sluice}" serve --config "$work/sluice.toml" --data-dir "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!
 for _ in $(seq 100); do curl -sf "127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 

@@ -7,6 +7,7 @@
 # the generated files.
 # Usage: benches/search_vs_rg.sh [SIZE] [ROUNDS]   (default 2GB, about 11 million events; 50)
 # SLUICE_BENCH_DIR=DIR keeps the generated logs and data dir there for another run.
+# SLUICE_BIN=PATH runs another build of `sluice` (A/B against a copy of an older one).
 set -euo pipefail
 size="${1:-2GB}"
 rounds="${2:-50}"
@@ -23,12 +24,12 @@ bin="$root/target/release"
 if [ ! -d "$work/data" ]; then
   "$bin/sluice-gen" --out "$work/logs" --size "$size" >/dev/null
   start=$(date +%s.%N)
-  "$bin/sluice" import --data-dir "$work/data" "$work"/logs/*/*.log 2>&1 | grep imported
+  "${SLUICE_BIN:-$bin/sluice}" import --data-dir "$work/data" "$work"/logs/*/*.log 2>&1 | grep imported
   import_s=$(echo "$(date +%s.%N) - $start" | bc)
   raw=$(cat "$work"/logs/*/*.log | wc -c)
   echo "import: $raw bytes in ${import_s} s ($(echo "scale=1; $raw / 1048576 / $import_s" | bc) MiB/s), index $(du -sb "$work/data/index" | cut -f1) bytes"
 fi
-events=$("$bin/sluice" search --data-dir "$work/data" '*' --count)
+events=$("${SLUICE_BIN:-$bin/sluice}" search --data-dir "$work/data" '*' --count)
 echo "events indexed: $events"
 
 app="$(ls "$work"/logs/logback/*.log)"
@@ -41,7 +42,7 @@ trace=$(first_after $((lines / 2)) traceId)
 order=$(first_after $((lines / 3)) orderId)
 
 port=$((20000 + RANDOM % 20000))
-"$bin/sluice" serve --config /dev/null --data-dir "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+"${SLUICE_BIN:-$bin/sluice}" serve --config /dev/null --data-dir "$work/data" --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!
 for _ in $(seq 300); do curl -sf "127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 

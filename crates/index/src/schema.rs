@@ -13,9 +13,8 @@ use crate::IndexError;
 use crate::tokenizer::LogTokenizer;
 
 /// Splits on anything not alphanumeric, lowercases and drops words of 256 bytes or more:
-/// `GET /api/pay?id=7` ->
-/// `get api pay id 7`, so paths, IPs, ids and words are all searchable terms; CJK text
-/// becomes bigrams (see `tokenizer`).
+/// `GET /api/pay?id=7` -> `get api pay id 7`, so paths, IPs, ids and words are all
+/// searchable terms; CJK text becomes bigrams (see `tokenizer`).
 pub(crate) const LOG_TOKENIZER: &str = "log";
 
 pub(crate) fn build() -> Schema {

@@ -13,8 +13,9 @@ const MAX_WORD_BYTES: usize = 256;
 
 /// Splits, drops over-long words and lowercases in one pass over the bytes: log text is
 /// almost all ASCII, which needs no `char` decoding, and a lowercasing filter after the
-/// tokenizer would copy every token again. Tokens are exactly those of this tokenizer
-/// followed by tantivy's `RemoveLongFilter::limit(256)` and `LowerCaser` (a test checks).
+/// tokenizer would copy every token again. The tokens are exactly what the earlier
+/// char-by-char tokenizer followed by tantivy's `RemoveLongFilter::limit(256)` and
+/// `LowerCaser` gave, so indexes written before read the same (`tests::reference`).
 #[derive(Clone, Default)]
 pub(crate) struct LogTokenizer {
     token: Token,

@@ -29,12 +29,38 @@ pub(crate) fn is_single(root: &Path) -> bool {
 
 /// Whether some day under `root` still needs [`old_days_to_current`].
 pub(crate) fn has_old_days(root: &Path) -> bool {
-    std::fs::read_dir(root).into_iter().flatten().flatten().any(|entry| {
-        let name = entry.file_name();
-        let name = name.to_str().unwrap_or_default();
-        name.ends_with(OLD_DAY_SUFFIX)
-            || (partition::parse_dir_name(name).is_some() && partition::is_old_format(&entry.path()))
-    })
+    std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| matches!(entry_kind(&entry), EntryKind::Aside(_) | EntryKind::OldDay(_)))
+}
+
+/// What a directory under the index root is to the day conversion.
+enum EntryKind {
+    /// An old copy whose conversion finished, left by a deletion cut short.
+    Discarded,
+    /// A day being converted, renamed aside.
+    Aside(NaiveDate),
+    /// A day in an older format, not yet touched.
+    OldDay(NaiveDate),
+    Other,
+}
+
+fn entry_kind(entry: &std::fs::DirEntry) -> EntryKind {
+    let name = entry.file_name();
+    let Some(name) = name.to_str() else { return EntryKind::Other };
+    if name.ends_with(DISCARDED_SUFFIX) {
+        EntryKind::Discarded
+    } else if let Some(day) = name.strip_suffix(OLD_DAY_SUFFIX).and_then(partition::parse_dir_name) {
+        EntryKind::Aside(day)
+    } else if let Some(day) = partition::parse_dir_name(name)
+        && partition::is_old_format(&entry.path())
+    {
+        EntryKind::OldDay(day)
+    } else {
+        EntryKind::Other
+    }
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> IndexError + use<> {
@@ -108,20 +134,16 @@ pub(crate) fn old_days_to_current(root: &Path) -> Result<(), IndexError> {
     let Ok(entries) = std::fs::read_dir(root) else { return Ok(()) };
     let mut days = Vec::new();
     for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.ends_with(DISCARDED_SUFFIX) {
-            let path = entry.path();
-            std::fs::remove_dir_all(&path).map_err(io_error(&path))?;
-        } else if let Some(day) = name.strip_suffix(OLD_DAY_SUFFIX).and_then(partition::parse_dir_name) {
+        let path = entry.path();
+        match entry_kind(&entry) {
+            EntryKind::Discarded => std::fs::remove_dir_all(&path).map_err(io_error(&path))?,
             // A conversion cut short: start it again from the aside copy.
-            days.push(day);
-        } else if let Some(day) = partition::parse_dir_name(name)
-            && partition::is_old_format(&entry.path())
-        {
-            let path = entry.path();
-            std::fs::rename(&path, old_day_path(root, day)).map_err(io_error(&path))?;
-            days.push(day);
+            EntryKind::Aside(day) => days.push(day),
+            EntryKind::OldDay(day) => {
+                std::fs::rename(&path, old_day_path(root, day)).map_err(io_error(&path))?;
+                days.push(day);
+            }
+            EntryKind::Other => {}
         }
     }
     days.sort();

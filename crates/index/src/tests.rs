@@ -445,6 +445,9 @@ fn days_written_with_fst_term_dictionaries_are_indexed_again() {
 
     let index = EventIndex::open_or_create(&root).unwrap();
     assert_holds_the_fst_fixture(&index);
+    for partition in index.partitions.read().unwrap().values() {
+        assert_eq!(partition.committed_seq().unwrap(), 1, "{} keeps its own WAL position", partition.day);
+    }
     assert!(EventIndex::open_existing(&root).is_ok());
     let mut writer = index.writer(20_000_000).unwrap();
     assert!(!writer.is_new(1, at("2026-11-20T23:59:30Z")), "each day keeps the WAL position it held");

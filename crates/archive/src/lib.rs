@@ -21,7 +21,6 @@ mod read;
 mod remote;
 mod schema;
 
-use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -61,10 +60,55 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError
     move |source| ArchiveError::Io { path: path.to_owned(), source }
 }
 
-/// Rows waiting for the next flush, by UTC day, module partition and source (looked up
-/// by `&str`, so the common clean names cost no allocation per event). Each source gets
-/// its own files: like lines next to each other compress much better.
-type Buffer = BTreeMap<NaiveDate, HashMap<String, HashMap<String, Vec<Event>>>>;
+/// Rows waiting for the next flush, one list per UTC day, module partition and source.
+/// Each source gets its own files: like lines next to each other compress much better.
+/// The lists are few (a few dozen at most) and a source's lines mostly go where its last
+/// line went, so a scan starting from the list used last finds one cheaper than maps
+/// hashing three keys for every event.
+#[derive(Default)]
+struct Buffer {
+    partitions: Vec<BufferedRows>,
+    last: usize,
+}
+
+struct BufferedRows {
+    day: NaiveDate,
+    /// As a partition directory names it ([`partition_value`]).
+    module: String,
+    source: String,
+    rows: Vec<Event>,
+}
+
+impl Buffer {
+    fn is_empty(&self) -> bool {
+        self.partitions.is_empty()
+    }
+
+    fn push(&mut self, event: Event) {
+        let day = event.timestamp.date_naive();
+        let cleaned;
+        let module = if is_partition_value(&event.module) {
+            event.module.as_str()
+        } else {
+            cleaned = partition_value(&event.module);
+            cleaned.as_str()
+        };
+        let holds = |p: &BufferedRows| p.day == day && p.module == module && p.source == event.source;
+        let index = match self.partitions.get(self.last) {
+            Some(p) if holds(p) => self.last,
+            _ => match self.partitions.iter().position(holds) {
+                Some(i) => i,
+                None => {
+                    let (module, source) = (module.to_owned(), event.source.clone());
+                    self.partitions.push(BufferedRows { day, module, source, rows: Vec::new() });
+                    self.partitions.len() - 1
+                }
+            },
+        };
+        self.last = index;
+        self.partitions[index].rows.push(event);
+    }
+}
 
 /// zstd level of files the sink flushes (and of merges in hot partitions).
 pub(crate) const FLUSH_ZSTD_LEVEL: i32 = 1;
@@ -208,7 +252,7 @@ impl Archive {
             manifest: Mutex::new(manifest),
             remote: OnceLock::new(),
         };
-        Ok(Archive { shared: Arc::new(shared), buffer: Buffer::new(), buffered_rows: 0, background: None })
+        Ok(Archive { shared: Arc::new(shared), buffer: Buffer::default(), buffered_rows: 0, background: None })
     }
 
     /// Mirrors the archive to an object store from now on (see [`RemoteArchive`]).
@@ -230,15 +274,7 @@ impl Archive {
     }
 
     pub fn push(&mut self, event: Event) {
-        let day = self.buffer.entry(event.timestamp.date_naive()).or_default();
-        let module = match day.get_mut(event.module.as_str()) {
-            Some(sources) if is_partition_value(&event.module) => sources,
-            _ => day.entry(partition_value(&event.module)).or_default(),
-        };
-        match module.get_mut(event.source.as_str()) {
-            Some(rows) => rows.push(event),
-            None => module.entry(event.source.clone()).or_default().push(event),
-        }
+        self.buffer.push(event);
         self.buffered_rows += 1;
     }
 
@@ -283,12 +319,9 @@ impl Archive {
 /// manifest together with the WAL position they bring the archive to.
 fn write_buffer(shared: &Shared, buffer: Buffer, rows: usize, seq: u64) -> Result<(), ArchiveError> {
     let mut written = Vec::new();
-    let partitions = buffer.into_iter().flat_map(|(day, modules)| {
-        modules.into_iter().flat_map(move |(module, sources)| {
-            sources.into_iter().map(move |(source, rows)| (day, module.clone(), source, rows))
-        })
-    });
-    for (day, module, source, mut rows) in partitions {
+    let mut partitions = buffer.partitions;
+    partitions.sort_unstable_by(|a, b| (a.day, &a.module, &a.source).cmp(&(b.day, &b.module, &b.source)));
+    for BufferedRows { day, module, source, mut rows } in partitions {
         // One source's lines mostly arrive in time order already: check before moving
         // whole events around.
         if !rows.is_sorted_by_key(|e| e.timestamp) {
@@ -438,7 +471,8 @@ pub(crate) fn write_atomically(
 /// zstd at `level` (1 for what the sink flushes: fast, and on log columns as small as
 /// 3; compaction of finished days uses a high level), page-level statistics (so readers
 /// get column and offset indexes and prune pages by time), delta-encoded timestamps, no
-/// dictionaries or min/max for free text, the schema version in the footer.
+/// dictionaries for free text, min/max only where readers prune on it, the schema
+/// version in the footer.
 pub(crate) fn writer_properties(level: i32, sorted_by_time: bool) -> Result<WriterProperties, ArchiveError> {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(level)?))
@@ -447,13 +481,11 @@ pub(crate) fn writer_properties(level: i32, sorted_by_time: bool) -> Result<Writ
         .set_column_dictionary_enabled("timestamp".into(), false)
         .set_column_encoding("timestamp".into(), Encoding::DELTA_BINARY_PACKED)
         .set_key_value_metadata(Some(vec![KeyValue::new("sluice.schema_version".into(), SCHEMA_VERSION.to_string())]));
-    for column in schema::FREE_TEXT_COLUMNS {
-        builder = builder
-            .set_column_dictionary_enabled((*column).into(), false)
-            .set_column_statistics_enabled((*column).into(), EnabledStatistics::None);
-    }
-    for column in schema::HIGH_CARDINALITY_COLUMNS {
+    for column in schema::FREE_TEXT_COLUMNS.iter().chain(schema::HIGH_CARDINALITY_COLUMNS) {
         builder = builder.set_column_dictionary_enabled((*column).into(), false);
+    }
+    for column in schema::text_columns().filter(|c| !schema::PRUNABLE_TEXT_COLUMNS.contains(c)) {
+        builder = builder.set_column_statistics_enabled(column.into(), EnabledStatistics::None);
     }
     if sorted_by_time {
         builder = builder.set_sorting_columns(Some(vec![SortingColumn {

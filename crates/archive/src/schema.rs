@@ -75,10 +75,25 @@ pub const TYPED_FIELDS: &[(&str, FieldKind)] = &[
     ("slow", FieldKind::Bool),
 ];
 
-/// Columns whose values are mostly distinct: no dictionary, and (for long text) no
-/// min/max statistics, which nothing prunes on.
+/// Columns whose values are mostly distinct: no dictionary.
 pub(crate) const FREE_TEXT_COLUMNS: &[&str] = &["message", "fields", "query", "exception"];
 pub(crate) const HIGH_CARDINALITY_COLUMNS: &[&str] = &["trace_id", "span_id"];
+
+/// The text columns that keep min/max statistics: the ones constant or nearly so in a
+/// file (one source per file, its host and service, the database of a slow log) and
+/// the level, so readers skip whole files and pages on them. Every other text column's
+/// values (paths, addresses, user agents, ids, methods) are scattered over every row
+/// group, whose min/max would span nearly all of them and prune nothing, while costing
+/// two string comparisons per value on every write and bytes in every page index.
+pub(crate) const PRUNABLE_TEXT_COLUMNS: &[&str] = &["source", "host", "level", "service", "db"];
+
+/// The text columns, typed fields and `fields` included.
+pub(crate) fn text_columns() -> impl Iterator<Item = &'static str> {
+    ["source", "level", "host", "message"]
+        .into_iter()
+        .chain(TYPED_FIELDS.iter().filter(|(_, kind)| *kind == FieldKind::Text).map(|(name, _)| *name))
+        .chain(["fields"])
+}
 
 impl FieldKind {
     fn data_type(self) -> DataType {
@@ -170,9 +185,10 @@ enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    fn new(kind: FieldKind, rows: usize) -> Self {
+    /// Room for `rows` values, of `text_bytes` in all for a text column.
+    fn new(kind: FieldKind, rows: usize, text_bytes: usize) -> Self {
         match kind {
-            FieldKind::Text => ColumnBuilder::Text(StringBuilder::with_capacity(rows, rows * 8)),
+            FieldKind::Text => ColumnBuilder::Text(StringBuilder::with_capacity(rows, text_bytes)),
             FieldKind::Int32 => ColumnBuilder::Int32(Int32Builder::with_capacity(rows)),
             FieldKind::Int64 => ColumnBuilder::Int64(Int64Builder::with_capacity(rows)),
             FieldKind::Float64 => ColumnBuilder::Float64(Float64Builder::with_capacity(rows)),
@@ -254,7 +270,13 @@ impl SparseColumn {
         if self.len > row {
             return false;
         }
-        let builder = self.builder.get_or_insert_with(|| ColumnBuilder::new(self.kind, rows));
+        let builder = self.builder.get_or_insert_with(|| {
+            // The rows left, each about as long as this first value (up to 256 bytes):
+            // growing a text buffer copies it, while an estimate too large only reserves
+            // address space that is never touched.
+            let per_value = value.as_str().map_or(0, |s| s.len().clamp(8, 256));
+            ColumnBuilder::new(self.kind, rows, (rows - row) * per_value)
+        });
         if row > self.len {
             builder.append_nulls(row - self.len);
         }

@@ -79,6 +79,53 @@ fn files_missing_from_the_manifest_are_removed_on_open() {
 }
 
 #[test]
+fn rows_meet_in_their_partition_whatever_order_they_come_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut archive = Archive::open(dir.path()).unwrap();
+    // Sources and modules interleaved, and two spellings of one partition directory.
+    for (i, (source, module)) in
+        [("nginx", "order"), ("app", "order"), ("nginx", "Order Svc"), ("nginx", "order"), ("nginx", "Order_Svc")]
+            .into_iter()
+            .enumerate()
+    {
+        let mut e = event(i as i64, module);
+        e.source = source.into();
+        archive.push(e);
+    }
+    archive.flush(3).unwrap();
+    let rows = |path: &str| rows_in(&dir.path().join(format!("dt=2025-11-20/{path}")));
+    assert_eq!(rows("module=order/part-00000000000000000003-nginx.parquet"), 2);
+    assert_eq!(rows("module=order/part-00000000000000000003-app.parquet"), 1);
+    assert_eq!(rows("module=Order_Svc/part-00000000000000000003-nginx.parquet"), 2);
+    assert_eq!(archive.manifest().files.len(), 3);
+}
+
+#[test]
+fn min_max_statistics_are_kept_where_readers_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut archive = Archive::open(dir.path()).unwrap();
+    for secs in [1, 2] {
+        let mut e = event(secs, "order");
+        e.fields.insert_str("path", &format!("/api/order/{secs}"));
+        archive.push(e);
+    }
+    archive.flush(1).unwrap();
+    let file = dir.path().join("dt=2025-11-20/module=order/part-00000000000000000001-nginx.parquet");
+    let reader = SerializedFileReader::new(File::open(file).unwrap()).unwrap();
+    let group = reader.metadata().row_group(0);
+    let has_statistics = |name: &str| {
+        let column = group.columns().iter().find(|c| c.column_path().string() == name).unwrap();
+        column.statistics().is_some_and(|s| s.min_bytes_opt().is_some())
+    };
+    for name in ["timestamp", "source", "level", "host", "status"] {
+        assert!(has_statistics(name), "{name} keeps min/max");
+    }
+    for name in ["message", "path", "fields"] {
+        assert!(!has_statistics(name), "{name} has no min/max: it prunes nothing");
+    }
+}
+
+#[test]
 fn odd_module_names_make_safe_directories() {
     assert_eq!(partition_value("../etc"), "___etc");
     assert_eq!(partition_value(""), "other");

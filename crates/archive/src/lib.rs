@@ -62,9 +62,11 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError
 
 /// Rows waiting for the next flush, one list per UTC day, module partition and source.
 /// Each source gets its own files: like lines next to each other compress much better.
-/// The lists are few (a few dozen at most) and a source's lines mostly go where its last
-/// line went, so a scan starting from the list used last finds one cheaper than maps
-/// hashing three keys for every event.
+/// A source's lines mostly go where its last line went, and a flush holds a few lists
+/// per source (its modules, a day or two), so checking the list used last and then
+/// scanning the rest costs less than maps hashing three keys for every event. (Hundreds
+/// of sources interleaved line by line would make the scan the dearer; shippers send
+/// a source's lines in batches.)
 #[derive(Default)]
 struct Buffer {
     partitions: Vec<BufferedRows>,

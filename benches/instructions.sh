@@ -15,16 +15,24 @@ shift 2
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${BENCH_BIN:-}"
 if [ -z "$bin" ]; then
+  # The bench's own executable (the package's binaries are built alongside).
   bin="$(cd "$root" && cargo bench -p sluice-benches --bench "$bench" --no-run --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)"
+    python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    t = m.get("target", {})
+    if m.get("executable") and "bench" in t.get("kind", []) and t.get("name") == sys.argv[1]:
+        print(m["executable"])' "$bench")"
+  [ -n "$bin" ] || { echo "no bench named $bench in sluice-benches" >&2; exit 1; }
 fi
 out="$(mktemp)"
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.log"' EXIT
 toggles=()
 for function in "$@"; do toggles+=("--toggle-collect=$function"); done
 # Under valgrind one iteration outlasts the one second of profiling: criterion runs it once.
 valgrind --tool=callgrind --callgrind-out-file="$out" "${toggles[@]}" "$bin" --bench "$filter" --profile-time 1 \
-  >/dev/null 2>&1
+  >/dev/null 2>"$out.log" || { tail -5 "$out.log" >&2; exit 1; }
 total=$(callgrind_annotate "$out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
 # Calls of the first function, so a run that iterated more than once can be told apart.
 # Names are compressed to `(id)` after their first use, in `fn=` and `cfn=` lines alike.

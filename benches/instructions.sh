@@ -3,7 +3,7 @@
 # the same figure on every run, where wall-clock times on a shared 2-vCPU machine vary by
 # 20-40% between runs. For A/B comparisons of one change; it says nothing of cache misses
 # or page faults, so confirm real gains with the bench's own MiB/s.
-# Usage: benches/instructions.sh BENCH FILTER FUNCTION... 
+# Usage: benches/instructions.sh BENCH FILTER FUNCTION...
 #   e.g. benches/instructions.sh archive nginx sluice_archive::Archive::push sluice_archive::Archive::flush
 #        benches/instructions.sh parsers 'parse/nginx$' sluice_parsers::Parser::parse_all
 # BENCH_BIN=PATH counts a copy of an older bench binary instead of building this tree's.
@@ -24,7 +24,7 @@ for line in sys.stdin:
     t = m.get("target", {})
     if m.get("executable") and "bench" in t.get("kind", []) and t.get("name") == sys.argv[1]:
         print(m["executable"])' "$bench")"
-  [ -n "$bin" ] || { echo "no bench named $bench in sluice-benches" >&2; exit 1; }
+  [ -n "$bin" ] || { echo "no bench named $bench in sluice-benches, or it did not build (cargo bench -p sluice-benches --no-run)" >&2; exit 1; }
 fi
 out="$(mktemp)"
 trap 'rm -f "$out" "$out.log"' EXIT

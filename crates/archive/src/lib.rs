@@ -486,8 +486,10 @@ pub(crate) fn writer_properties(level: i32, sorted_by_time: bool) -> Result<Writ
     for column in schema::FREE_TEXT_COLUMNS.iter().chain(schema::HIGH_CARDINALITY_COLUMNS) {
         builder = builder.set_column_dictionary_enabled((*column).into(), false);
     }
-    for column in schema::text_columns().filter(|c| !schema::PRUNABLE_TEXT_COLUMNS.contains(c)) {
-        builder = builder.set_column_statistics_enabled(column.into(), EnabledStatistics::None);
+    for column in schema::text_columns() {
+        if !schema::PRUNABLE_TEXT_COLUMNS.contains(&column.as_str()) {
+            builder = builder.set_column_statistics_enabled(column.into(), EnabledStatistics::None);
+        }
     }
     if sorted_by_time {
         builder = builder.set_sorting_columns(Some(vec![SortingColumn {

@@ -87,12 +87,9 @@ pub(crate) const HIGH_CARDINALITY_COLUMNS: &[&str] = &["trace_id", "span_id"];
 /// two string comparisons per value on every write and bytes in every page index.
 pub(crate) const PRUNABLE_TEXT_COLUMNS: &[&str] = &["source", "host", "level", "service", "db"];
 
-/// The text columns, typed fields and `fields` included.
-pub(crate) fn text_columns() -> impl Iterator<Item = &'static str> {
-    ["source", "level", "host", "message"]
-        .into_iter()
-        .chain(TYPED_FIELDS.iter().filter(|(_, kind)| *kind == FieldKind::Text).map(|(name, _)| *name))
-        .chain(["fields"])
+/// The names of the archive schema's text columns, typed fields and `fields` included.
+pub(crate) fn text_columns() -> Vec<String> {
+    arrow_schema().fields().iter().filter(|f| f.data_type() == &DataType::Utf8).map(|f| f.name().clone()).collect()
 }
 
 impl FieldKind {

@@ -106,7 +106,7 @@ fn from_fields(mut map: Fields, ctx: &ParseContext, fallback: DateTime<Utc>) -> 
     event.level = level.unwrap_or_else(|| {
         map.get("status").and_then(FieldRef::as_u64).map_or(Level::Info, |s| Level::from_http_status(s as u16))
     });
-    event.host = host;
+    event.host = host.into();
     if event.message.is_empty() {
         // Nothing named message: the whole document is the text to search.
         event.message = serde_json::to_string(&map).unwrap_or_default();

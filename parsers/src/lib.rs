@@ -21,7 +21,7 @@ pub mod timestamp;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sluice_core::{Config, Event, FormatName, SourceConfig};
+use sluice_core::{Config, Event, FormatName, Name, SourceConfig};
 
 pub use auto::sniff;
 pub use nginx::{COMBINED, LogFormat};
@@ -67,9 +67,9 @@ pub struct Parser {
     format: Box<dyn FormatParser>,
     format_name: FormatName,
     ctx: ParseContext,
-    source: String,
-    host: String,
-    module_override: Option<String>,
+    source: Name,
+    host: Name,
+    module_override: Option<Name>,
     router: ModuleRouter,
     parse_errors: u64,
 }
@@ -88,9 +88,9 @@ impl Parser {
             format: build_format(source, ctx.clone())?,
             format_name: source.format,
             ctx,
-            source: source.name.clone(),
-            host: host.to_owned(),
-            module_override: source.module.clone(),
+            source: Name::from(&source.name),
+            host: Name::from(host),
+            module_override: source.module.as_deref().map(Name::from),
             router,
             parse_errors: 0,
         })
@@ -138,9 +138,9 @@ impl Parser {
             if event.fields.contains_key(PARSE_ERROR_FIELD) {
                 self.parse_errors += 1;
             }
-            event.source.clone_from(&self.source);
+            event.source = self.source.clone();
             if event.host.is_empty() {
-                event.host.clone_from(&self.host);
+                event.host = self.host.clone();
             }
             event.module = match &self.module_override {
                 Some(module) => module.clone(),

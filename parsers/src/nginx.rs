@@ -7,7 +7,7 @@ use serde_json::Value;
 use sluice_core::{Event, Level};
 use sluice_core::{FieldName, FieldRef, Fields};
 
-use crate::timestamp;
+use crate::timestamp::{self, LastStamp};
 use crate::{FormatParser, ParseContext, ParserError, raw_event};
 
 /// nginx's predefined `combined` format (also Apache's combined).
@@ -147,7 +147,7 @@ impl LogFormat {
         for (idx, item) in self.items.iter().enumerate() {
             match item {
                 Item::Literal(lit) => {
-                    if !line[pos..].starts_with(lit) {
+                    if !starts_with_short(&line[pos..], lit) {
                         // A line may stop early after the optional tail (common vs combined).
                         return pos == line.len() && self.may_end_after.is_some_and(|e| idx > e);
                     }
@@ -186,7 +186,13 @@ fn find_unescaped(haystack: &[u8], literal: &[u8]) -> Option<usize> {
     let (&first, rest) = literal.split_first()?;
     let quote = first == b'"';
     memchr::memchr_iter(first, haystack)
-        .find(|&at| haystack[at + 1..].starts_with(rest) && !(quote && at > 0 && haystack[at - 1] == b'\\'))
+        .find(|&at| starts_with_short(&haystack[at + 1..], rest) && !(quote && at > 0 && haystack[at - 1] == b'\\'))
+}
+
+/// `haystack.starts_with(needle)` for the few-byte literals of a log format, compared in
+/// place: the slice comparison calls `memcmp`, which costs more than the bytes it compares.
+fn starts_with_short(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.len() >= needle.len() && haystack.iter().zip(needle).all(|(a, b)| a == b)
 }
 
 fn unwrap_directive(text: &str) -> String {
@@ -228,6 +234,8 @@ pub(crate) struct AccessParser {
     formats: Vec<LogFormat>,
     ctx: ParseContext,
     last_time: Option<DateTime<Utc>>,
+    /// `$time_local` and `$time_iso8601` as last read.
+    stamps: [LastStamp; 2],
 }
 
 /// What one line yielded while matching a format.
@@ -240,13 +248,13 @@ struct Matched {
 
 impl AccessParser {
     pub(crate) fn new(format: LogFormat, ctx: ParseContext) -> Self {
-        AccessParser { formats: vec![format], ctx, last_time: None }
+        AccessParser { formats: vec![format], ctx, last_time: None, stamps: Default::default() }
     }
 
     /// The parser for access logs of unknown layout: every well-known layout.
     pub(crate) fn combined(ctx: ParseContext) -> Self {
         let formats = KNOWN_LAYOUTS.iter().map(|f| LogFormat::compile(f).expect("built-in layouts compile")).collect();
-        AccessParser { formats, ctx, last_time: None }
+        AccessParser { formats, ctx, last_time: None, stamps: Default::default() }
     }
 
     pub(crate) fn parse_line(&mut self, line: &[u8]) -> Event {
@@ -275,9 +283,11 @@ impl AccessParser {
         event
     }
 
-    fn parse_with(&self, index: usize, line: &[u8], valid: Option<&str>) -> Option<Matched> {
+    fn parse_with(&mut self, index: usize, line: &[u8], valid: Option<&str>) -> Option<Matched> {
         // Room for what `combined` yields, so the list grows once at most.
         let mut m = Matched { fields: Fields::with_capacity(12, line.len()), ..Matched::default() };
+        let [local, iso] = &mut self.stamps;
+        let tz = self.ctx.timezone;
         let whole = self.formats[index].parse(line, |variable, value| {
             if value == b"-" || value.is_empty() {
                 return;
@@ -286,11 +296,11 @@ impl AccessParser {
             let fields = &mut m.fields;
             match variable.role {
                 Role::TimeLocal => {
-                    m.time = timestamp::common_log(value);
+                    m.time = local.read(value, timestamp::common_log);
                     m.bad_time = m.time.is_none();
                 }
                 Role::TimeIso8601 => {
-                    m.time = timestamp::iso_prefix(value, self.ctx.timezone).map(|(t, _)| t);
+                    m.time = iso.read(value, |v| timestamp::iso_prefix(v, tz).map(|(t, _)| t));
                     m.bad_time = m.time.is_none();
                 }
                 Role::Msec => {
@@ -315,11 +325,32 @@ impl AccessParser {
     }
 }
 
+/// Whether `text` is an IPv4 or IPv6 address. Dotted quads, almost every line's client,
+/// are checked in one pass here; anything else goes to the standard library's parser.
+fn is_ip_address(text: &str) -> bool {
+    let (mut octets, mut digits, mut value) = (0, 0, 0u32);
+    for &b in text.as_bytes() {
+        match b {
+            // A leading zero (`010.0.0.1`) is no dotted quad to std either, but may begin
+            // an IPv6 address (`00::1`): std decides.
+            b'0'..=b'9' if digits < 3 && !(digits == 1 && value == 0) => {
+                value = value * 10 + u32::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && value <= 255 && octets < 3 => {
+                (octets, digits, value) = (octets + 1, 0, 0);
+            }
+            _ => return text.parse::<std::net::IpAddr>().is_ok(),
+        }
+    }
+    (octets == 3 && digits > 0 && value <= 255) || text.parse::<std::net::IpAddr>().is_ok()
+}
+
 /// The address field as servers and proxies leave it: one address, a host name, a list
 /// (`10.0.0.2, 10.0.0.1, 127.0.0.1`) whose first entry is the original client, or
 /// Apache's vhost_combined `vhost1.example.com 123.123.123.123`.
 fn split_addresses(text: &str, fields: &mut Fields) {
-    let is_ip = |w: &str| w.trim_end_matches(',').parse::<std::net::IpAddr>().is_ok();
+    let is_ip = |w: &str| is_ip_address(w.trim_end_matches(','));
     // Almost every line has one plain address: no copies for it.
     if !text.contains([' ', '"', ',']) {
         let key = if is_ip(text) { "client_ip" } else { "client_host" };
@@ -479,6 +510,63 @@ mod tests {
         let mut p = AccessParser::combined(ctx());
         let e = p.parse_line(br#"1.2.3.4 - - [20/May/2015:12:05:17 +0000] "GET / HTTP/1.1" 200 235 "-" "Mozilla/5.0 (compatible; Googlebot/2.1"#);
         assert_eq!(e.fields.value("user_agent"), "Mozilla/5.0 (compatible; Googlebot/2.1");
+    }
+
+    #[test]
+    fn addresses_are_told_from_host_names() {
+        for text in ["10.0.0.1", "255.255.255.255", "0.0.0.0", "::1", "2001:db8::7", "::ffff:10.0.0.1"] {
+            assert!(is_ip_address(text), "{text}");
+        }
+        assert!(is_ip_address("00::1"));
+        for text in [
+            "256.0.0.1",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            "01.2.3.4",
+            "1.00.3.4",
+            "1.2.3.",
+            "shop.example",
+            "",
+            "1234.1.1.1",
+        ] {
+            assert!(!is_ip_address(text), "{text}");
+            assert_eq!(is_ip_address(text), text.parse::<std::net::IpAddr>().is_ok(), "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn addresses_are_checked_as_std_checks_them(text in "[0-9.:af]{0,18}", quad in "[0-9]{1,4}(\\.[0-9]{0,4}){2,4}") {
+            proptest::prop_assert_eq!(is_ip_address(&text), text.parse::<std::net::IpAddr>().is_ok(), "{}", text);
+            proptest::prop_assert_eq!(is_ip_address(&quad), quad.parse::<std::net::IpAddr>().is_ok(), "{}", quad);
+        }
+    }
+
+    #[test]
+    fn repeated_timestamps_read_the_same() {
+        let mut p = AccessParser::combined(ctx());
+        let line = |t: &str| format!(r#"10.0.0.1 - - [{t}] "GET / HTTP/1.1" 200 1 "-" "-""#);
+        let times: Vec<_> = [
+            "20/Nov/2026:14:00:00 +0800",
+            "20/Nov/2026:14:00:00 +0800",
+            "20/Nov/2026:14:00:00 +0000",
+            "20/Nov/2026:14:00:00 +0800",
+        ]
+        .iter()
+        .map(|t| p.parse_line(line(t).as_bytes()).timestamp.to_rfc3339())
+        .collect();
+        assert_eq!(
+            times,
+            [
+                "2026-11-20T06:00:00+00:00",
+                "2026-11-20T06:00:00+00:00",
+                "2026-11-20T14:00:00+00:00",
+                "2026-11-20T06:00:00+00:00"
+            ]
+        );
+        let bad = p.parse_line(line("31/Feb/2026:14:00:00 +0800").as_bytes());
+        assert!(bad.fields.contains_key("parse_error"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
-use sluice_core::{Event, Fields, FormatName, Level};
+use sluice_core::{Event, Fields, FormatName, Level, Name};
 
 use crate::{PARSE_ERROR_FIELD, Parser, json};
 
@@ -45,7 +45,7 @@ impl Parser {
                 }
                 parsed.fields.extend_missing(&event.fields);
                 if parsed.host.is_empty() {
-                    parsed.host.clone_from(&event.host);
+                    parsed.host = event.host.clone();
                 }
             }
             if out.len() > start {
@@ -76,7 +76,7 @@ impl Parser {
                 event.level = level;
             }
             if let Some(host) = &record.host {
-                event.host.clone_from(host);
+                event.host = Name::from(host);
             }
             event.fields.extend_missing(&record.fields);
         }

@@ -2,8 +2,11 @@
 //! typical shop with no configuration (a `module`/`service` field, URL path segments,
 //! Java logger packages, SQL table names).
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 use regex::Regex;
-use sluice_core::{Event, FieldRef, ModuleRule};
+use sluice_core::{Event, FieldRef, ModuleRule, Name};
 
 use crate::ParserError;
 
@@ -16,7 +19,7 @@ enum Matcher {
 
 #[derive(Debug, Clone)]
 struct Rule {
-    module: String,
+    module: Name,
     field: String,
     matcher: Matcher,
 }
@@ -47,17 +50,17 @@ impl ModuleRouter {
                         message: "needs one of `equals`, `prefix` or `regex`".into(),
                     });
                 };
-                Ok(Rule { module: r.name.clone(), field: r.field.clone(), matcher })
+                Ok(Rule { module: Name::from(&r.name), field: r.field.clone(), matcher })
             })
             .collect::<Result<_, _>>()?;
         Ok(ModuleRouter { rules })
     }
 
-    pub fn route(&self, event: &Event) -> String {
+    pub fn route(&self, event: &Event) -> Name {
         for rule in &self.rules {
             let Some(value) = field_text(event, &rule.field) else { continue };
             let hit = match &rule.matcher {
-                Matcher::Equals(v) => value == *v,
+                Matcher::Equals(v) => *value == **v,
                 Matcher::Prefix(v) => value.starts_with(v.as_str()),
                 Matcher::Regex(re) => re.is_match(&value),
             };
@@ -65,50 +68,109 @@ impl ModuleRouter {
                 return rule.module.clone();
             }
         }
-        default_module(event).to_owned()
+        Name::from_static(default_module(event))
     }
 }
 
-fn field_text(event: &Event, field: &str) -> Option<String> {
-    match field {
-        "message" => Some(event.message.clone()),
-        "source" => Some(event.source.clone()),
-        "host" => Some(event.host.clone()),
-        "level" => Some(event.level.as_str().to_owned()),
+/// A field's text as rules see it: borrowed where it is text already (rules run for every
+/// event, before any default).
+fn field_text<'a>(event: &'a Event, field: &str) -> Option<Cow<'a, str>> {
+    Some(Cow::Borrowed(match field {
+        "message" => &event.message,
+        "source" => &event.source,
+        "host" => &event.host,
+        "level" => event.level.as_str(),
         _ => match event.fields.get(field)? {
-            FieldRef::Str(s) => Some(s.to_owned()),
-            other if other.is_null() => None,
-            other => Some(other.to_string()),
+            FieldRef::Str(s) => s,
+            other if other.is_null() => return None,
+            other => return Some(Cow::Owned(other.to_string())),
         },
+    }))
+}
+
+/// What a field tells the default routing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Hint {
+    /// The service the event comes from; the number ranks the names, most specific first.
+    Service(usize),
+    Path,
+    Logger,
+    Query,
+    Statement,
+    Db,
+    /// A slow-log event, whose message is its statement.
+    Timed,
+}
+
+const SERVICE_NAMES: usize = 7;
+
+/// The fields default routing reads.
+const ROUTING_FIELDS: [(&str, Hint); 13] = [
+    ("module", Hint::Service(0)),
+    ("service", Hint::Service(1)),
+    ("service.name", Hint::Service(2)),
+    ("service_name", Hint::Service(3)),
+    ("app", Hint::Service(4)),
+    ("application", Hint::Service(5)),
+    ("logger_name", Hint::Service(6)),
+    ("path", Hint::Path),
+    ("logger", Hint::Logger),
+    ("query", Hint::Query),
+    ("statement", Hint::Statement),
+    ("db", Hint::Db),
+    ("query_time_ms", Hint::Timed),
+];
+
+const fn length_and_first_byte(len: usize, first: u8) -> u64 {
+    1 << (((len * 7) ^ first as usize) % 64)
+}
+
+/// One bit per (length, first byte) of the routing fields: most names of most events miss
+/// it, and are passed over without a string comparison.
+const ROUTING_BITS: u64 = {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < ROUTING_FIELDS.len() {
+        let name = ROUTING_FIELDS[i].0.as_bytes();
+        bits |= length_and_first_byte(name.len(), name[0]);
+        i += 1;
     }
+    bits
+};
+
+fn hint(name: &str) -> Option<Hint> {
+    let first = *name.as_bytes().first()?;
+    if ROUTING_BITS & length_and_first_byte(name.len(), first) == 0 {
+        return None;
+    }
+    ROUTING_FIELDS.iter().find(|(known, _)| *known == name).map(|(_, hint)| *hint)
 }
 
 /// The built-in routing, used when no configured rule matched. In order of trust: a field
 /// naming the service, the URL path, the Java logger, the table a statement touches, the
 /// database. One pass over the fields: this runs for every event.
 pub fn default_module(event: &Event) -> &'static str {
-    let mut service = None;
+    let mut service = [None; SERVICE_NAMES];
     let (mut path, mut logger, mut query, mut statement, mut db) = (None, None, None, None, None);
     let mut timed = false;
-    for (key, value) in &event.fields {
-        let text = value.as_str();
-        match key {
-            "module" | "service" | "app" | "service.name" | "service_name" | "application" | "logger_name"
-                if service.is_none() =>
-            {
-                service = text.and_then(keyword_module);
-            }
-            "path" => path = text,
-            "logger" => logger = text,
-            "query" => query = text,
-            "statement" => statement = text,
-            "db" => db = text,
-            "query_time_ms" => timed = true,
-            _ => {}
+    // Names first, values only for the few names routing reads.
+    for (index, name) in event.fields.keys().enumerate() {
+        let Some(hint) = hint(name) else { continue };
+        let text = event.fields.get_index(index).and_then(|(_, value)| value.as_str());
+        match hint {
+            Hint::Service(rank) => service[rank] = text,
+            Hint::Path => path = text,
+            Hint::Logger => logger = text,
+            Hint::Query => query = text,
+            Hint::Statement => statement = text,
+            Hint::Db => db = text,
+            Hint::Timed => timed = true,
         }
     }
     let sql = query.or(statement).or_else(|| timed.then_some(event.message.as_str()));
     service
+        .iter()
+        .find_map(|text| text.and_then(keyword_module))
         .or_else(|| path.and_then(keyword_module))
         .or_else(|| logger.and_then(keyword_module))
         .or_else(|| sql.and_then(sql_module))
@@ -124,72 +186,216 @@ fn keyword_module(text: &str) -> Option<&'static str> {
 
 fn keyword_module_of(bytes: &[u8]) -> Option<&'static str> {
     let mut found = None;
-    for_each_word(bytes, |word| {
-        found = word_module(word);
+    for_each_word(bytes, |word, hash| {
+        found = KEYWORD_TABLE.module(word, hash);
         found.is_none()
     });
     found
 }
 
-/// Calls `visit` with each word: runs of ASCII letters and digits, split again at camelCase
-/// humps (`PayService` -> `Pay`, `Service`; `HTTPClient` -> `HTTP`, `Client`). Stops when
-/// `visit` returns false. Allocates nothing: routing runs once per event.
-fn for_each_word(bytes: &[u8], mut visit: impl FnMut(&[u8]) -> bool) {
-    for chunk in bytes.split(|b| !b.is_ascii_alphanumeric()).filter(|c| !c.is_empty()) {
-        let mut start = 0;
-        for i in 1..chunk.len() {
-            let hump = chunk[i].is_ascii_uppercase()
-                && (chunk[i - 1].is_ascii_lowercase()
-                    || (chunk[i - 1].is_ascii_uppercase() && chunk.get(i + 1).is_some_and(u8::is_ascii_lowercase)));
-            if hump {
-                if !visit(&chunk[start..i]) {
-                    return;
-                }
-                start = i;
+/// Calls `visit` with each word and its [`word_hash`]: runs of ASCII letters and digits,
+/// split again at camelCase humps (`PayService` -> `Pay`, `Service`; `HTTPClient` ->
+/// `HTTP`, `Client`). Stops when `visit` returns false. One pass over the bytes, hashing
+/// as it goes, allocating nothing: routing runs once per event.
+fn for_each_word(bytes: &[u8], mut visit: impl FnMut(&[u8], u64) -> bool) {
+    let (mut start, mut hash) = (0, WORD_HASH_SEED);
+    for (i, &b) in bytes.iter().enumerate() {
+        let lower = WORD_BYTES[usize::from(b)];
+        if lower == 0 {
+            if start < i && !visit(&bytes[start..i], hash) {
+                return;
             }
+            (start, hash) = (i + 1, WORD_HASH_SEED);
+            continue;
         }
-        if !visit(&chunk[start..]) {
-            return;
+        // An upper-case letter (its lower case differs) after a lower-case one, or the
+        // last capital of a run that a lower-case letter follows.
+        if lower != b
+            && start < i
+            && (bytes[i - 1].is_ascii_lowercase()
+                || (bytes[i - 1].is_ascii_uppercase() && bytes.get(i + 1).is_some_and(u8::is_ascii_lowercase)))
+        {
+            if !visit(&bytes[start..i], hash) {
+                return;
+            }
+            (start, hash) = (i, WORD_HASH_SEED);
         }
+        hash = word_hash_step(hash, lower);
+    }
+    if start < bytes.len() {
+        visit(&bytes[start..], hash);
     }
 }
 
-fn word_module(word: &[u8]) -> Option<&'static str> {
-    // Keywords are 3 to 12 letters; ids and numbers (`/api/order/8841`) end here, and
-    // the rest is lowercased into a stack buffer.
-    if !(3..=12).contains(&word.len()) || !word[0].is_ascii_alphabetic() {
-        return None;
+/// Each byte as words are read: letters lower-cased, digits as they are, 0 for the bytes
+/// that separate words. One load per byte instead of three range tests.
+const WORD_BYTES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        if byte.is_ascii_alphanumeric() {
+            table[b] = byte.to_ascii_lowercase();
+        }
+        b += 1;
     }
-    let mut buf = [0u8; 12];
-    let lower = &mut buf[..word.len()];
-    lower.copy_from_slice(word);
-    lower.make_ascii_lowercase();
-    Some(match &*lower {
-        b"product" | b"products" | b"goods" | b"item" | b"items" | b"sku" | b"skus" | b"spu" | b"catalog"
-        | b"category" | b"categories" | b"brand" | b"brands" | b"review" | b"reviews" | b"search" => "product",
-        b"order" | b"orders" | b"cart" | b"carts" | b"checkout" | b"trade" | b"trades" => "order",
-        b"pay" | b"payment" | b"payments" | b"refund" | b"refunds" | b"billing" | b"wallet" | b"alipay" | b"wxpay"
-        | b"wechatpay" | b"settlement" | b"transaction" | b"transactions" => "payment",
-        b"inventory" | b"inventories" | b"stock" | b"stocks" | b"warehouse" | b"warehouses" => "inventory",
-        b"user" | b"users" | b"account" | b"accounts" | b"member" | b"members" | b"login" | b"logout" | b"auth"
-        | b"oauth" | b"customer" | b"customers" | b"passport" | b"register" | b"profile" | b"profiles" => "user",
-        b"logistics" | b"shipping" | b"shipment" | b"shipments" | b"delivery" | b"deliveries" | b"express"
-        | b"waybill" | b"waybills" | b"freight" | b"tracking" | b"carrier" => "logistics",
-        _ => return None,
-    })
+    table
+};
+
+const WORD_HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a, one lower-cased byte.
+fn word_hash_step(hash: u64, lower: u8) -> u64 {
+    (hash ^ u64::from(lower)).wrapping_mul(0x0100_0000_01b3)
+}
+
+fn word_hash(word: &[u8]) -> u64 {
+    word.iter().fold(WORD_HASH_SEED, |hash, b| word_hash_step(hash, b.to_ascii_lowercase()))
+}
+
+/// Every keyword, by module. Words are 3 to 12 ASCII letters, lowercase.
+const KEYWORDS: [(&str, &[&str]); 6] = [
+    (
+        "product",
+        &[
+            "product",
+            "products",
+            "goods",
+            "item",
+            "items",
+            "sku",
+            "skus",
+            "spu",
+            "catalog",
+            "category",
+            "categories",
+            "brand",
+            "brands",
+            "review",
+            "reviews",
+            "search",
+        ],
+    ),
+    ("order", &["order", "orders", "cart", "carts", "checkout", "trade", "trades"]),
+    (
+        "payment",
+        &[
+            "pay",
+            "payment",
+            "payments",
+            "refund",
+            "refunds",
+            "billing",
+            "wallet",
+            "alipay",
+            "wxpay",
+            "wechatpay",
+            "settlement",
+            "transaction",
+            "transactions",
+        ],
+    ),
+    ("inventory", &["inventory", "inventories", "stock", "stocks", "warehouse", "warehouses"]),
+    (
+        "user",
+        &[
+            "user",
+            "users",
+            "account",
+            "accounts",
+            "member",
+            "members",
+            "login",
+            "logout",
+            "auth",
+            "oauth",
+            "customer",
+            "customers",
+            "passport",
+            "register",
+            "profile",
+            "profiles",
+        ],
+    ),
+    (
+        "logistics",
+        &[
+            "logistics",
+            "shipping",
+            "shipment",
+            "shipments",
+            "delivery",
+            "deliveries",
+            "express",
+            "waybill",
+            "waybills",
+            "freight",
+            "tracking",
+            "carrier",
+        ],
+    ),
+];
+
+/// The keywords in an open-addressing table of their word hashes: a word that is no
+/// keyword (most are: `api`, `v1`, ids) costs a probe or two and no string comparison.
+struct KeywordTable {
+    slots: Vec<Option<(u64, &'static str, &'static str)>>,
+}
+
+static KEYWORD_TABLE: LazyLock<KeywordTable> = LazyLock::new(|| {
+    let count: usize = KEYWORDS.iter().map(|(_, words)| words.len()).sum();
+    let mut slots = vec![None; (count * 4).next_power_of_two()];
+    let mask = slots.len() - 1;
+    for (module, words) in KEYWORDS {
+        for word in words {
+            let hash = word_hash(word.as_bytes());
+            let mut i = hash as usize & mask;
+            while slots[i].is_some() {
+                i = (i + 1) & mask;
+            }
+            slots[i] = Some((hash, *word, module));
+        }
+    }
+    KeywordTable { slots }
+});
+
+impl KeywordTable {
+    /// The module `word` (with its [`word_hash`]) names, if it is a keyword.
+    fn module(&self, word: &[u8], hash: u64) -> Option<&'static str> {
+        // Keywords are 3 to 12 letters; ids and numbers (`/api/order/8841`) end here.
+        if !(3..=12).contains(&word.len()) || !word[0].is_ascii_alphabetic() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        while let Some((slot_hash, keyword, module)) = self.slots[i] {
+            if slot_hash == hash && keyword.as_bytes().eq_ignore_ascii_case(word) {
+                return Some(module);
+            }
+            i = (i + 1) & mask;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+fn word_module(word: &[u8]) -> Option<&'static str> {
+    KEYWORD_TABLE.module(word, word_hash(word))
 }
 
 /// The module of the first table a statement touches (after FROM/JOIN/INTO/UPDATE/TABLE).
 fn sql_module(sql: &str) -> Option<&'static str> {
-    // Bytes, not chars: SQL's separators are ASCII, and this runs once per slow query.
-    let mut tokens = sql.as_bytes().split(|b| b.is_ascii_whitespace() || matches!(b, b'(' | b',' | b';'));
+    // Bytes, not chars: SQL's separators are ASCII, and this runs for every statement, a
+    // table lookup per byte.
+    let bytes = sql.as_bytes();
+    let mut tokens = bytes.split(|b| SQL_SEPARATORS[usize::from(*b)]).filter(|t| !t.is_empty());
     while let Some(token) = tokens.next() {
         let names_table = (4..=6).contains(&token.len())
             && [&b"from"[..], b"join", b"into", b"update", b"table"].iter().any(|k| token.eq_ignore_ascii_case(k));
         if !names_table {
             continue;
         }
-        let Some(table) = tokens.by_ref().find(|t| !t.is_empty()) else { break };
+        let Some(table) = tokens.next() else { break };
         let table = unquote(table);
         let table = unquote(table.rsplit(|b| *b == b'.').next().unwrap_or(table));
         if let Some(module) = keyword_module_of(table) {
@@ -198,6 +404,18 @@ fn sql_module(sql: &str) -> Option<&'static str> {
     }
     None
 }
+
+/// What splits a statement into words: ASCII white space (as `u8::is_ascii_whitespace`),
+/// parentheses' opening, commas and semicolons.
+const SQL_SEPARATORS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_whitespace() || matches!(b as u8, b'(' | b',' | b';');
+        b += 1;
+    }
+    table
+};
 
 /// `` `order_item` `` -> `order_item`.
 fn unquote(name: &[u8]) -> &[u8] {
@@ -241,13 +459,46 @@ mod tests {
     #[test]
     fn words_split_at_punctuation_and_humps() {
         let mut words = Vec::new();
-        for_each_word(b"com.shop.HTTPClient/payService-v2", |w| {
+        for_each_word(b"com.shop.HTTPClient/payService-v2", |w, hash| {
+            assert_eq!(hash, word_hash(w));
             words.push(String::from_utf8(w.to_vec()).unwrap());
             true
         });
         assert_eq!(words, ["com", "shop", "HTTP", "Client", "pay", "Service", "v2"]);
         assert_eq!(keyword_module("ShipmentTracker"), Some("logistics"));
         assert_eq!(keyword_module("a-very-long-identifier-with-no-keyword"), None);
+    }
+
+    #[test]
+    fn routing_fields_are_recognised_and_others_not() {
+        for (name, expected) in ROUTING_FIELDS {
+            assert_eq!(hint(name), Some(expected), "{name}");
+        }
+        for name in ["method", "status", "modules", "paths", "", "m", "client_ip", "user_agent", "query_string"] {
+            assert_eq!(hint(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn every_keyword_names_one_module() {
+        let mut seen = std::collections::HashMap::new();
+        for (module, words) in KEYWORDS {
+            for word in words {
+                assert!((3..=12).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase()), "{word}");
+                assert_eq!(seen.insert(*word, module), None, "`{word}` is listed twice");
+                assert_eq!(word_module(word.to_uppercase().as_bytes()), Some(module), "{word}");
+            }
+        }
+        assert_eq!(word_module(b"orderx"), None);
+        assert_eq!(word_module(b"orde"), None);
+    }
+
+    #[test]
+    fn a_service_field_outranks_the_path_whatever_the_field_order() {
+        let e = event(serde_json::json!({"path": "/api/pay/confirm", "app": "order-svc"}), "");
+        assert_eq!(default_module(&e), "order");
+        let e = event(serde_json::json!({"app": "gateway", "service": "stock-svc"}), "");
+        assert_eq!(default_module(&e), "inventory", "a service field naming no module does not stop the search");
     }
 
     #[test]

@@ -34,7 +34,7 @@ impl SyslogParser {
         let host = words.next()?.to_owned();
         let rest = words.next().unwrap_or("");
         let mut event = Event::new(at, String::new());
-        event.host = host;
+        event.host = host.into();
         if rfc5424 {
             let mut parts = rest.splitn(4, ' ');
             let app = parts.next().unwrap_or("-");

@@ -174,6 +174,35 @@ pub fn common_log(b: &[u8]) -> Option<DateTime<Utc>> {
     offset_to_utc(naive, offset)
 }
 
+/// The last timestamp text a parser read, and the instant it gave. Consecutive lines of
+/// an access log mostly share their second, so the text usually compares equal and the
+/// date arithmetic is skipped; only successful reads are kept.
+#[derive(Debug, Default)]
+pub(crate) struct LastStamp {
+    text: [u8; 32],
+    len: usize,
+    time: Option<DateTime<Utc>>,
+}
+
+impl LastStamp {
+    pub(crate) fn read(
+        &mut self,
+        text: &[u8],
+        parse: impl FnOnce(&[u8]) -> Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        if self.time.is_some() && self.text.get(..self.len) == Some(text) {
+            return self.time;
+        }
+        let time = parse(text);
+        if time.is_some() && text.len() <= self.text.len() {
+            self.text[..text.len()].copy_from_slice(text);
+            self.len = text.len();
+            self.time = time;
+        }
+        time
+    }
+}
+
 /// Epoch seconds with an optional fraction (`1763647200.123`), as nginx's `$msec`.
 pub fn epoch_seconds(text: &str) -> Option<DateTime<Utc>> {
     let secs: f64 = text.parse().ok()?;

@@ -101,7 +101,7 @@ impl Buffer {
             _ => match self.partitions.iter().position(holds) {
                 Some(i) => i,
                 None => {
-                    let (module, source) = (module.to_owned(), event.source.clone());
+                    let (module, source) = (module.to_owned(), event.source.to_string());
                     self.partitions.push(BufferedRows { day, module, source, rows: Vec::new() });
                     self.partitions.len() - 1
                 }

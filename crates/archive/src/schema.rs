@@ -358,10 +358,10 @@ pub(crate) fn events_from_batch(
     for row in 0..batch.num_rows() {
         let timestamp = chrono::DateTime::from_timestamp_micros(timestamps.value(row)).unwrap_or_default();
         let mut event = Event::new(timestamp, message.value(row));
-        event.module = module.map_or(partition_module, |m| m.value(row)).to_owned();
-        event.source = source.value(row).to_owned();
+        event.module = module.map_or(partition_module, |m| m.value(row)).into();
+        event.source = source.value(row).into();
         event.level = level.value(row).parse().unwrap_or(Level::Info);
-        event.host = host.value(row).to_owned();
+        event.host = host.value(row).into();
         match serde_json::from_str::<Fields>(fields.value(row)) {
             Ok(read) => event.fields = read,
             Err(_) => {

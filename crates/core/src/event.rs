@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::fields::{FieldRef, Fields};
+use crate::name::Name;
 
 /// The field that marks an event whose text could not be parsed (kept raw, counted).
 pub const PARSE_ERROR_FIELD: &str = "parse_error";
@@ -17,11 +18,11 @@ pub const BUILTIN_MODULES: [&str; 7] = ["product", "order", "payment", "inventor
 pub struct Event {
     #[serde(serialize_with = "ser_ts", deserialize_with = "de_ts")]
     pub timestamp: DateTime<Utc>,
-    pub module: String,
-    pub source: String,
+    pub module: Name,
+    pub source: Name,
     pub level: Level,
     #[serde(default)]
-    pub host: String,
+    pub host: Name,
     pub message: String,
     #[serde(default)]
     pub fields: Fields,
@@ -32,10 +33,10 @@ impl Event {
     pub fn new(timestamp: DateTime<Utc>, message: impl Into<String>) -> Self {
         Event {
             timestamp,
-            module: String::new(),
-            source: String::new(),
+            module: Name::default(),
+            source: Name::default(),
             level: Level::Info,
-            host: String::new(),
+            host: Name::default(),
             message: message.into(),
             fields: Fields::new(),
         }

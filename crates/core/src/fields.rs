@@ -238,6 +238,12 @@ impl Fields {
         Iter { fields: self, entries: self.entries.iter() }
     }
 
+    /// The field at `index` in the order they were added (as `indexmap`'s `get_index`):
+    /// with [`Fields::keys`], reads the values of a few chosen names in one pass.
+    pub fn get_index(&self, index: usize) -> Option<(&str, FieldRef<'_>)> {
+        self.entries.get(index).map(|(name, slot)| (name.as_ref(), self.view(slot)))
+    }
+
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
         self.entries.iter().map(|(k, _)| k.as_ref())
     }

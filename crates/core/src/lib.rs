@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod fields;
 pub mod json;
+pub mod name;
 pub mod time;
 
 pub use config::{
@@ -18,3 +19,4 @@ pub use config::{
 pub use error::CoreError;
 pub use event::{BUILTIN_MODULES, Event, Level, PARSE_ERROR_FIELD};
 pub use fields::{FieldName, FieldRef, Fields};
+pub use name::Name;

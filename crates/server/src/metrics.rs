@@ -55,14 +55,14 @@ impl BatchCounts {
             self.last_count += 1;
         } else {
             self.close_run();
-            self.last_key = Some((event.source.clone(), event.module.clone(), event.level.as_str().to_owned()));
+            self.last_key = Some((event.source.to_string(), event.module.to_string(), event.level.as_str().to_owned()));
             self.last_count = 1;
         }
         if event.fields.contains_key(PARSE_ERROR_FIELD) {
-            *self.parse_errors.entry(event.source.clone()).or_default() += 1;
+            *self.parse_errors.entry(event.source.to_string()).or_default() += 1;
         }
         if slow {
-            *self.slow_sql.entry(event.module.clone()).or_default() += 1;
+            *self.slow_sql.entry(event.module.to_string()).or_default() += 1;
         }
     }
 

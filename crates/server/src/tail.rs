@@ -48,9 +48,9 @@ impl TailFilter {
     }
 
     fn matches(&self, event: &Event) -> bool {
-        (self.modules.is_empty() || self.modules.contains(&event.module))
+        (self.modules.is_empty() || self.modules.iter().any(|m| *m == event.module))
             && (self.levels.is_empty() || self.levels.contains(&event.level))
-            && (self.sources.is_empty() || self.sources.contains(&event.source))
+            && (self.sources.is_empty() || self.sources.iter().any(|s| *s == event.source))
             && (self.words.is_empty() || {
                 let message = event.message.to_lowercase();
                 self.words.iter().all(|w| message.contains(w.as_str()))

@@ -88,13 +88,13 @@ impl BurstRules {
         let is_error = event.is_error() || failed_request;
         let (window_secs, bucket_secs, baseline_secs) = (self.window_secs, self.bucket_secs, self.baseline_secs);
         // Look up before inserting: keys are cloned only for a module's first event.
-        if !self.modules.contains_key(&event.module) {
-            self.modules.insert(event.module.clone(), ModuleState::default());
+        if !self.modules.contains_key(event.module.as_str()) {
+            self.modules.insert(event.module.to_string(), ModuleState::default());
         }
-        let Some(module) = self.modules.get_mut(&event.module) else { return };
-        if !module.streams.contains_key(&event.source) {
+        let Some(module) = self.modules.get_mut(event.module.as_str()) else { return };
+        if !module.streams.contains_key(event.source.as_str()) {
             module.streams.insert(
-                event.source.clone(),
+                event.source.to_string(),
                 Stream {
                     errors: WindowCounter::new(window_secs, bucket_secs),
                     requests: WindowCounter::new(window_secs, bucket_secs),
@@ -106,7 +106,7 @@ impl BurstRules {
                 },
             );
         }
-        let Some(stream) = module.streams.get_mut(&event.source) else { return };
+        let Some(stream) = module.streams.get_mut(event.source.as_str()) else { return };
         stream.watermark = stream.watermark.max(event.timestamp);
         let now = stream.watermark;
         stream.baseline.advance(&stream.errors, stream.errors.bucket_of(now));

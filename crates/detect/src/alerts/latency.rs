@@ -95,14 +95,14 @@ impl LatencyRules {
         }
         let (span, bucket_secs, alpha) = (self.window_secs / self.bucket_secs, self.bucket_secs, self.alpha);
         // Look up before inserting: keys are cloned only for a stream's first event.
-        if !self.modules.contains_key(&event.module) {
-            self.modules.insert(event.module.clone(), ModuleLatency::default());
+        if !self.modules.contains_key(event.module.as_str()) {
+            self.modules.insert(event.module.to_string(), ModuleLatency::default());
         }
-        let Some(module) = self.modules.get_mut(&event.module) else { return };
-        if !module.streams.contains_key(&event.source) {
-            module.streams.insert(event.source.clone(), Stream::default());
+        let Some(module) = self.modules.get_mut(event.module.as_str()) else { return };
+        if !module.streams.contains_key(event.source.as_str()) {
+            module.streams.insert(event.source.to_string(), Stream::default());
         }
-        let Some(stream) = module.streams.get_mut(&event.source) else { return };
+        let Some(stream) = module.streams.get_mut(event.source.as_str()) else { return };
         let now = stream.watermark.map_or(event.timestamp, |w| w.max(event.timestamp));
         stream.watermark = Some(now);
         let current = now.timestamp().div_euclid(bucket_secs);
@@ -133,7 +133,7 @@ impl LatencyRules {
         if over {
             stream.last_over = Some(now);
         }
-        let core = self.core_modules.contains(&event.module);
+        let core = self.core_modules.iter().any(|m| *m == event.module);
         let severity = if core { Severity::P2 } else { Severity::P3 };
         let quiet = self.quiet;
         match &mut module.episode {
@@ -143,7 +143,7 @@ impl LatencyRules {
                     id: alert_id(AlertKind::Latency, "latency_rise", &event.module, now),
                     kind: AlertKind::Latency,
                     severity,
-                    module: event.module.clone(),
+                    module: event.module.to_string(),
                     start: now,
                     end: now,
                     count: 0,

@@ -180,7 +180,7 @@ impl Episode {
     }
 
     fn note(&mut self, event: &Event) {
-        *self.alert.sources.entry(event.source.clone()).or_default() += 1;
+        *self.alert.sources.entry(event.source.to_string()).or_default() += 1;
         let key = message_key(event);
         if self.messages.len() < MAX_DISTINCT_MESSAGES || self.messages.contains_key(&key) {
             *self.messages.entry(key).or_default() += 1;
@@ -332,7 +332,7 @@ impl Detector {
     /// events replayed from the WAL come out the same. Returns whether it is slow SQL.
     pub fn prepare(&self, event: &mut Event) -> bool {
         crate::sql::enrich(event);
-        let threshold = self.slow_ms.get(&event.module).copied().unwrap_or(self.default_slow_ms);
+        let threshold = self.slow_ms.get(event.module.as_str()).copied().unwrap_or(self.default_slow_ms);
         crate::SlowSqlMarker::with_threshold(threshold).mark(event)
     }
 

@@ -83,7 +83,7 @@ impl SlowSqlRules {
     fn clock(&mut self, event: &Event) -> Clock {
         let clock = self
             .clocks
-            .entry(event.source.clone())
+            .entry(event.source.to_string())
             .or_insert(Clock { first_seen: event.timestamp, watermark: event.timestamp });
         clock.watermark = clock.watermark.max(event.timestamp);
         *clock
@@ -94,7 +94,7 @@ impl SlowSqlRules {
         if !event.fields.contains_key("query_time_ms") {
             return;
         }
-        let before = self.clocks.get(&event.source).map(|c| c.watermark);
+        let before = self.clocks.get(event.source.as_str()).map(|c| c.watermark);
         let now = self.clock(event).watermark;
         if before.is_some_and(|w| now - w < chrono::TimeDelta::seconds(1)) {
             return;
@@ -118,10 +118,10 @@ impl SlowSqlRules {
         let now = clock.watermark;
         let query_id = event.field_str("query_id").unwrap_or("").to_owned();
         let ms = event.field_f64("query_time_ms").unwrap_or(0.0);
-        let source = event.source.clone();
+        let source = event.source.to_string();
         let mut keys = vec![(Rule::Storm, source.clone(), query_id.clone())];
         if self.module_storm_count > 0 {
-            keys.push((Rule::ModuleStorm, source.clone(), event.module.clone()));
+            keys.push((Rule::ModuleStorm, source.clone(), event.module.to_string()));
         }
         if self.critical_ms > 0.0 && ms >= self.critical_ms {
             keys.push((Rule::Critical, source, query_id));
@@ -179,7 +179,7 @@ impl SlowSqlRules {
                     id: alert_id(AlertKind::SlowSql, rule.name(), subject, start),
                     kind: AlertKind::SlowSql,
                     severity,
-                    module: event.module.clone(),
+                    module: event.module.to_string(),
                     start,
                     end: event.timestamp,
                     count,

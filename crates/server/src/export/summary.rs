@@ -138,8 +138,8 @@ impl SummaryBuilder {
             let group = ErrorGroup {
                 message: key.clone(),
                 count: 1,
-                module: event.module.clone(),
-                source: event.source.clone(),
+                module: event.module.to_string(),
+                source: event.source.to_string(),
                 first: event.timestamp,
                 last: event.timestamp,
                 example: event.message.chars().take(4000).collect(),

@@ -33,7 +33,7 @@ impl FormatParser for JsonParser {
         }
         let fallback = self.last_time.unwrap_or(self.ctx.received_at);
         // Straight into `Fields`: no intermediate map of the whole document.
-        let event = match sluice_core::json::from_bytes::<Fields>(line) {
+        let event = match sluice_core::json::fields_from_bytes(line) {
             Ok(fields) => from_fields(fields, &self.ctx, fallback),
             Err(e) if e.is_data() => raw_event(line, fallback, "not a JSON object"),
             Err(e) => raw_event(line, fallback, &format!("invalid JSON: {e}")),

@@ -23,7 +23,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use serde_json::{Number, Value};
-use sluice_core::{Event, FieldRef, Fields, Level, PARSE_ERROR_FIELD};
+use sluice_core::{Event, FieldRef, Level, PARSE_ERROR_FIELD};
 
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -362,7 +362,7 @@ pub(crate) fn events_from_batch(
         event.source = source.value(row).into();
         event.level = level.value(row).parse().unwrap_or(Level::Info);
         event.host = host.value(row).into();
-        match serde_json::from_str::<Fields>(fields.value(row)) {
+        match sluice_core::json::fields_from_bytes(fields.value(row).as_bytes()) {
             Ok(read) => event.fields = read,
             Err(_) => {
                 event.fields.insert(PARSE_ERROR_FIELD, "archive row has unreadable fields".into());

@@ -1,6 +1,9 @@
 //! JSON decoding shared by the JSON-lines parser and the HTTP protocols.
 
 use serde::Deserialize;
+use serde::de::DeserializeSeed;
+
+use crate::fields::{Fields, FieldsSeed};
 
 /// Decodes one JSON document from bytes. The bytes are checked as UTF-8 once (fast for
 /// ASCII) and decoded as text, so `serde_json` does not check every string again: about
@@ -10,6 +13,26 @@ pub fn from_bytes<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result
     match std::str::from_utf8(bytes) {
         Ok(text) => serde_json::from_str(text),
         Err(_) => serde_json::from_slice(bytes),
+    }
+}
+
+/// Decodes a JSON object (a log line, a stored row's fields) into [`Fields`], allocating
+/// its text buffer once, at the document's length.
+pub fn fields_from_bytes(bytes: &[u8]) -> serde_json::Result<Fields> {
+    let seed = FieldsSeed { text_bytes: bytes.len() };
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let mut deserializer = serde_json::Deserializer::from_str(text);
+            let fields = seed.deserialize(&mut deserializer)?;
+            deserializer.end()?;
+            Ok(fields)
+        }
+        Err(_) => {
+            let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+            let fields = seed.deserialize(&mut deserializer)?;
+            deserializer.end()?;
+            Ok(fields)
+        }
     }
 }
 
@@ -23,5 +46,16 @@ mod tests {
         assert_eq!(value["a"], "été");
         let error = super::from_bytes::<Value>(b"{\"a\":\"\xff\"}").unwrap_err();
         assert!(error.to_string().contains("invalid unicode"), "{error}");
+    }
+
+    #[test]
+    fn fields_decode_as_from_bytes_does() {
+        let line = br#"{"msg":"caf\u00e9 \"ok\"","n":3,"nested":{"a":[1,"x"]},"s":"plain"}"#;
+        let fields = super::fields_from_bytes(line).unwrap();
+        assert_eq!(fields, super::from_bytes::<crate::Fields>(line).unwrap());
+        assert_eq!(fields.get_str("msg"), Some("café \"ok\""));
+        for bad in [&br#"{"a":1} x"#[..], b"[1,2]", b"{\"a\":\"\xff\"}", b""] {
+            assert!(super::fields_from_bytes(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sluice_core::{Event, FieldName, FieldRef, Fields, Level};
 
-use crate::{FormatParser, ParseContext, raw_event, timestamp};
+use crate::timestamp::{self, IsoClock};
+use crate::{FormatParser, ParseContext, raw_event};
 
 const TIME_KEYS: [&str; 7] = ["@timestamp", "timestamp", "time", "ts", "datetime", "date", "@t"];
 const LEVEL_KEYS: [&str; 9] =
@@ -18,11 +19,12 @@ const ALIASES: [&[&str]; 4] = [&TIME_KEYS, &LEVEL_KEYS, &MESSAGE_KEYS, &HOST_KEY
 pub(crate) struct JsonParser {
     ctx: ParseContext,
     last_time: Option<DateTime<Utc>>,
+    clock: IsoClock,
 }
 
 impl JsonParser {
     pub(crate) fn new(ctx: ParseContext) -> Self {
-        JsonParser { ctx, last_time: None }
+        JsonParser { clock: IsoClock::new(ctx.timezone), ctx, last_time: None }
     }
 }
 
@@ -34,7 +36,7 @@ impl FormatParser for JsonParser {
         let fallback = self.last_time.unwrap_or(self.ctx.received_at);
         // Straight into `Fields`: no intermediate map of the whole document.
         let event = match sluice_core::json::fields_from_bytes(line) {
-            Ok(fields) => from_fields(fields, &self.ctx, fallback),
+            Ok(fields) => from_fields(fields, &mut self.clock, fallback),
             Err(e) if e.is_data() => raw_event(line, fallback, "not a JSON object"),
             Err(e) => raw_event(line, fallback, &format!("invalid JSON: {e}")),
         };
@@ -51,10 +53,10 @@ impl FormatParser for JsonParser {
 
 /// Builds an event from a decoded JSON object (also used for HTTP-pushed documents).
 pub fn from_object(map: Map<String, Value>, ctx: &ParseContext, fallback: DateTime<Utc>) -> Event {
-    from_fields(Fields::from(map), ctx, fallback)
+    from_fields(Fields::from(map), &mut IsoClock::new(ctx.timezone), fallback)
 }
 
-fn from_fields(mut map: Fields, ctx: &ParseContext, fallback: DateTime<Utc>) -> Event {
+fn from_fields(mut map: Fields, clock: &mut IsoClock, fallback: DateTime<Utc>) -> Event {
     // One pass over the keys finds which well-known ones are present (probing every alias
     // with a failed lookup costs more than parsing the line).
     let mut found: [Option<(usize, FieldName)>; 4] = Default::default();
@@ -69,7 +71,7 @@ fn from_fields(mut map: Fields, ctx: &ParseContext, fallback: DateTime<Utc>) -> 
         }
     }
     let [time_key, level_key, message_key, host_key] = found;
-    let time = time_key.and_then(|(rank, key)| take_with(&mut map, &key, TIME_KEYS[rank], |v| time_value(v, ctx)));
+    let time = time_key.and_then(|(rank, key)| take_with(&mut map, &key, TIME_KEYS[rank], |v| time_value(v, clock)));
     let level = level_key.and_then(|(rank, key)| take_with(&mut map, &key, LEVEL_KEYS[rank], level_value));
     let mut take = |hit: Option<(usize, FieldName)>, aliases: &[&str]| {
         hit.and_then(|(rank, key)| take_key(&mut map, &key, aliases[rank]))
@@ -192,11 +194,11 @@ fn take_key(map: &mut Fields, key: &str, alias: &str) -> Option<Value> {
     }
 }
 
-fn time_value(value: FieldRef<'_>, ctx: &ParseContext) -> Option<DateTime<Utc>> {
+fn time_value(value: FieldRef<'_>, clock: &mut IsoClock) -> Option<DateTime<Utc>> {
     match value {
-        FieldRef::Str(s) => timestamp::iso_prefix(s.as_bytes(), ctx.timezone)
-            .map(|(t, _)| t)
-            .or_else(|| s.parse::<f64>().ok().and_then(timestamp::epoch_guess)),
+        FieldRef::Str(s) => {
+            clock.read(s.as_bytes()).map(|(t, _)| t).or_else(|| s.parse::<f64>().ok().and_then(timestamp::epoch_guess))
+        }
         FieldRef::Other(Value::Number(n)) => n.as_f64().and_then(timestamp::epoch_guess),
         FieldRef::Other(_) => None,
     }

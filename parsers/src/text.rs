@@ -80,9 +80,10 @@ pub(crate) fn find_trace_id(text: &str) -> Option<&str> {
 
 /// `java.lang.IllegalStateException: msg` / `Caused by: x.y.FooError` -> the class name.
 pub(crate) fn exception_class(line: &str) -> Option<&str> {
-    let line = line.trim_start();
+    // Runs on every line of every message: bytes, not chars (both ends are ASCII).
+    let line = line.trim_ascii_start();
     let line = line.strip_prefix("Caused by: ").unwrap_or(line);
-    let end = line.find([':', ' ']).unwrap_or(line.len());
+    let end = line.bytes().position(|b| b == b':' || b == b' ').unwrap_or(line.len());
     let class = &line[..end];
     let looks_like = class.contains('.')
         && (class.ends_with("Exception") || class.ends_with("Error") || class.ends_with("Throwable"))

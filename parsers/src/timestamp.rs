@@ -1,7 +1,7 @@
 //! Fixed-layout timestamp scanners. Log timestamps come in a handful of layouts, and
 //! scanning digits at known positions is an order of magnitude faster than strptime.
 
-use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use sluice_core::time::local_to_utc;
 
@@ -120,18 +120,30 @@ fn date_time(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, nanos: u32) -> Op
 /// `YYYY-MM-DD[T ]HH:MM:SS[.frac][zone]` at the start of `b`. Without a zone the time is
 /// read in `tz`. Returns the instant and the bytes consumed.
 pub fn iso_prefix(b: &[u8], tz: Tz) -> Option<(DateTime<Utc>, usize)> {
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
+    if !iso_layout(b) {
         return None;
     }
-    if b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let naive_base =
-        (digits(b, 0, 4)?, digits(b, 5, 2)?, digits(b, 8, 2)?, digits(b, 11, 2)?, digits(b, 14, 2)?, digits(b, 17, 2)?);
     let (nanos, flen) = fraction(&b[19..]);
-    let mut used = 19 + flen;
-    let (y, mo, d, h, mi, s) = naive_base;
-    let naive = date_time(y, mo, d, h, mi, s, nanos)?;
+    iso_resolve(b, digits(b, 17, 2)?, nanos, 19 + flen, tz)
+}
+
+/// The fixed punctuation of `YYYY-MM-DD[T ]HH:MM:SS`.
+fn iso_layout(b: &[u8]) -> bool {
+    b.len() >= 19 && b[4] == b'-' && b[7] == b'-' && matches!(b[10], b'T' | b' ') && b[13] == b':' && b[16] == b':'
+}
+
+/// The instant of an ISO timestamp whose seconds, fraction and length up to the zone are
+/// already read, with the bytes used through its zone.
+fn iso_resolve(b: &[u8], s: u32, nanos: u32, mut used: usize, tz: Tz) -> Option<(DateTime<Utc>, usize)> {
+    let naive = date_time(
+        digits(b, 0, 4)?,
+        digits(b, 5, 2)?,
+        digits(b, 8, 2)?,
+        digits(b, 11, 2)?,
+        digits(b, 14, 2)?,
+        s,
+        nanos,
+    )?;
     if let Some((offset, zlen)) = zone(&b[used..]) {
         used += zlen;
         return Some((offset_to_utc(naive, offset)?, used));
@@ -172,6 +184,78 @@ pub fn common_log(b: &[u8]) -> Option<DateTime<Utc>> {
     )?;
     let (offset, _) = zone(&b[21..])?;
     offset_to_utc(naive, offset)
+}
+
+/// Reads [`iso_prefix`] timestamps, remembering the instant the last one's minute began.
+/// Application logs write many lines a minute, each with its own milliseconds: the text
+/// differs, but up to the minute, and the zone after the fraction, it is the same, and
+/// only the seconds are added to the minute's instant. The date checks and the time-zone
+/// rules (the costly part with a configured zone) then run once a minute. Zone offsets
+/// change on whole minutes, so an instant within the minute is its start plus seconds.
+#[derive(Debug)]
+pub(crate) struct IsoClock {
+    /// The zone of timestamps written without one.
+    tz: Tz,
+    last: Option<Minute>,
+}
+
+#[derive(Debug)]
+struct Minute {
+    /// `YYYY-MM-DD HH:MM` as written.
+    head: [u8; 16],
+    /// The bytes after the fraction, which hold the zone if there is one (up to ` NZST`
+    /// and the byte that ends it).
+    tail: [u8; 7],
+    tail_len: usize,
+    /// The minute's start in UTC: its day and second of the day.
+    day: NaiveDate,
+    second_of_day: u32,
+    zone_len: usize,
+}
+
+impl IsoClock {
+    pub(crate) fn new(tz: Tz) -> IsoClock {
+        IsoClock { tz, last: None }
+    }
+
+    /// As [`iso_prefix`] in the clock's zone.
+    pub(crate) fn read(&mut self, b: &[u8]) -> Option<(DateTime<Utc>, usize)> {
+        let tz = self.tz;
+        if !iso_layout(b) {
+            return None;
+        }
+        let s = digits(b, 17, 2)?;
+        let (nanos, flen) = fraction(&b[19..]);
+        let after = 19 + flen;
+        if s > 59 {
+            // A leap second, read as :59 (see `date_time`): the slow way.
+            return iso_resolve(b, s, nanos, after, tz);
+        }
+        let tail = &b[after..b.len().min(after + 7)];
+        let hit = self.last.as_ref().filter(|m| m.head == b[..16] && m.tail[..m.tail_len] == *tail);
+        let minute = match hit {
+            Some(minute) => minute,
+            None => {
+                let (start, used) = iso_resolve(b, 0, 0, after, tz)?;
+                let mut minute = Minute {
+                    head: [0; 16],
+                    tail: [0; 7],
+                    tail_len: tail.len(),
+                    day: start.date_naive(),
+                    second_of_day: start.num_seconds_from_midnight(),
+                    zone_len: used - after,
+                };
+                minute.head.copy_from_slice(&b[..16]);
+                minute.tail[..tail.len()].copy_from_slice(tail);
+                self.last.insert(minute)
+            }
+        };
+        match NaiveTime::from_num_seconds_from_midnight_opt(minute.second_of_day + s, nanos) {
+            Some(time) => Some((minute.day.and_time(time).and_utc(), after + minute.zone_len)),
+            // Only a historical offset with seconds (local mean time) crosses midnight.
+            None => iso_resolve(b, s, nanos, after, tz),
+        }
+    }
 }
 
 /// The last timestamp text a parser read, and the instant it gave. Consecutive lines of
@@ -273,6 +357,48 @@ mod tests {
 
     fn iso(s: &str, tz: Tz) -> Option<String> {
         iso_prefix(s.as_bytes(), tz).map(|(t, n)| format!("{} {n}", t.to_rfc3339()))
+    }
+
+    proptest::proptest! {
+        /// Lines in order, as a log writes them, around the DST changes of 2026 in New
+        /// York (8 March, 1 November: 01:00-01:59 twice) and in zones, offsets and
+        /// abbreviations that vary line to line: the clock reads each as `iso_prefix` does.
+        #[test]
+        fn the_clock_reads_as_iso_prefix_does(
+            lines in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["2026-03-08", "2026-11-01", "2026-02-29"]),
+                    0u32..4, proptest::sample::select(vec![0u32, 30, 59, 61]), proptest::sample::select(vec![0u32, 29, 59, 60, 99]),
+                    proptest::sample::select(vec!["", ".5", ",123", ".123456789", "."]),
+                    proptest::sample::select(vec!["", "Z", "+08:00", "-0530", "+03", " UTC", " CST", " EST INFO", " INFO [main]", "+25:00"]),
+                ),
+                1..40,
+            ),
+            zone in proptest::sample::select(vec![Tz::UTC, Tz::America__New_York, Tz::Asia__Shanghai, Tz::Australia__Lord_Howe]),
+        ) {
+            let mut clock = IsoClock::new(zone);
+            for (day, hour, minute, second, fraction, suffix) in lines {
+                let line = format!("{day}T{hour:02}:{minute:02}:{second:02}{fraction}{suffix}");
+                proptest::prop_assert_eq!(clock.read(line.as_bytes()), iso_prefix(line.as_bytes(), zone), "{}", line);
+            }
+        }
+    }
+
+    #[test]
+    fn the_clock_reuses_the_minute_and_notices_a_new_one() {
+        let mut clock = IsoClock::new(Tz::Europe__Berlin);
+        let read = |clock: &mut IsoClock, s: &str| clock.read(s.as_bytes()).map(|(t, n)| (t.to_rfc3339(), n));
+        assert_eq!(
+            read(&mut clock, "2026-11-20 14:00:01.250 INFO x"),
+            Some(("2026-11-20T13:00:01.250+00:00".into(), 23))
+        );
+        assert_eq!(
+            read(&mut clock, "2026-11-20 14:00:59.999 INFO x"),
+            Some(("2026-11-20T13:00:59.999+00:00".into(), 23))
+        );
+        assert_eq!(read(&mut clock, "2026-11-20 14:01:00.000 INFO x"), Some(("2026-11-20T13:01:00+00:00".into(), 23)));
+        assert_eq!(read(&mut clock, "2026-11-20 14:01:00.000Z INFO"), Some(("2026-11-20T14:01:00+00:00".into(), 24)));
+        assert_eq!(read(&mut clock, "2026-11-20 14:01:7x"), None);
     }
 
     #[test]

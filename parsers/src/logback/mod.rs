@@ -14,7 +14,8 @@ use sluice_core::Fields;
 use sluice_core::{Event, Level};
 
 use crate::text::{exception_class, find_trace_id, sniff_level};
-use crate::{FormatParser, PARSE_ERROR_FIELD, ParseContext, ParserError, timestamp};
+use crate::timestamp::IsoClock;
+use crate::{FormatParser, PARSE_ERROR_FIELD, ParseContext, ParserError};
 use pattern::Pattern;
 
 struct Pending {
@@ -29,16 +30,17 @@ pub(crate) struct LogbackParser {
     pattern: Option<Pattern>,
     pending: Option<Pending>,
     last_time: Option<DateTime<Utc>>,
+    clock: IsoClock,
 }
 
 impl LogbackParser {
     pub(crate) fn new(ctx: ParseContext, pattern: Option<&str>) -> Result<Self, ParserError> {
         let pattern = pattern.map(Pattern::compile).transpose()?;
-        Ok(LogbackParser { ctx, pattern, pending: None, last_time: None })
+        Ok(LogbackParser { clock: IsoClock::new(ctx.timezone), ctx, pattern, pending: None, last_time: None })
     }
 
     /// A header line opens an event: by the configured pattern, or by shape.
-    fn header(&self, line: &[u8], text: &str) -> Option<Event> {
+    fn header(&mut self, line: &[u8], text: &str) -> Option<Event> {
         if let Some(pattern) = &self.pattern {
             let h = pattern.parse(text, self.ctx.timezone, self.ctx.received_at)?;
             let mut event = Event::new(h.at, h.message);
@@ -46,9 +48,9 @@ impl LogbackParser {
             event.fields = h.fields;
             return Some(event);
         }
-        let (at, used) = header_time(line, self.ctx.timezone)?;
+        let (at, used) = header_time(&mut self.clock, line)?;
         let mut event = Event::new(at, String::new());
-        parse_header(text[used..].trim_start(), &mut event);
+        parse_header(text[used..].trim_ascii_start(), &mut event);
         Some(event)
     }
 
@@ -105,25 +107,27 @@ impl FormatParser for LogbackParser {
 }
 
 /// A timestamp at the start of the line, optionally inside `[ ]`.
-fn header_time(line: &[u8], tz: chrono_tz::Tz) -> Option<(DateTime<Utc>, usize)> {
+fn header_time(clock: &mut IsoClock, line: &[u8]) -> Option<(DateTime<Utc>, usize)> {
     if line.first() == Some(&b'[') {
-        let (t, used) = timestamp::iso_prefix(&line[1..], tz)?;
+        let (t, used) = clock.read(&line[1..])?;
         let close = usize::from(line.get(used + 1) == Some(&b']'));
         return Some((t, used + 1 + close));
     }
-    timestamp::iso_prefix(line, tz)
+    clock.read(line)
 }
 
 /// Reads `[thread] LEVEL logger - message` in any of the usual orders.
 fn parse_header(rest: &str, event: &mut Event) {
-    // Room for thread, logger, pid, trace and span ids and an exception: one allocation.
-    let mut fields = Fields::with_capacity(8, 0);
+    // Room for thread, logger, pid, trace and span ids and an exception, whose text is
+    // part of the header: one allocation each.
+    let mut fields = Fields::with_capacity(8, rest.len().min(256));
     let mut level = None;
     let mut cursor = rest;
     loop {
-        cursor = cursor.trim_start();
+        // Headers are ASCII (the message's own leading space is trimmed as Unicode below).
+        cursor = cursor.trim_ascii_start();
         if let Some(inner) = cursor.strip_prefix('[') {
-            let Some(close) = inner.find(']') else { break };
+            let Some(close) = memchr::memchr(b']', inner.as_bytes()) else { break };
             let group = &inner[..close];
             read_bracket(group, &mut fields);
             cursor = &inner[close + 1..];
@@ -168,9 +172,11 @@ fn parse_header(rest: &str, event: &mut Event) {
 }
 
 fn read_bracket(group: &str, fields: &mut Fields) {
-    // Sleuth/Micrometer: `[app,traceId,spanId]` or `[app,traceId,spanId,true]`.
+    // Sleuth/Micrometer: `[app,traceId,spanId]` or `[app,traceId,spanId,true]`. Most
+    // groups are a thread name, with no comma.
     let mut parts = group.split(',').map(str::trim);
-    if let (Some(app), Some(trace), Some(span)) = (parts.next(), parts.next(), parts.next())
+    if memchr::memchr(b',', group.as_bytes()).is_some()
+        && let (Some(app), Some(trace), Some(span)) = (parts.next(), parts.next(), parts.next())
         && trace.len() >= 16
         && trace.bytes().all(|b| b.is_ascii_hexdigit())
     {

@@ -15,7 +15,8 @@ use sluice_core::{Event, Level};
 use sluice_core::{FieldRef, Fields};
 
 use crate::text::{as_text, find_short, split_short};
-use crate::{FormatParser, ParseContext, ParserError, raw_event, timestamp};
+use crate::timestamp::{self, IsoClock};
+use crate::{FormatParser, ParseContext, ParserError, raw_event};
 use json::JsonLine;
 use prefix::LinePrefix;
 
@@ -49,12 +50,14 @@ pub(crate) struct PostgresParser {
     /// A csvlog record still waiting for its closing quote, and where it started.
     csv_record: Option<(u64, String)>,
     last_time: Option<DateTime<Utc>>,
+    clock: IsoClock,
 }
 
 impl PostgresParser {
     pub(crate) fn new(ctx: ParseContext, log_line_prefix: Option<&str>) -> Result<Self, ParserError> {
         let prefix = log_line_prefix.map(LinePrefix::compile).transpose()?;
-        Ok(PostgresParser { ctx, prefix, pending: None, csv_record: None, last_time: None })
+        let clock = IsoClock::new(ctx.timezone);
+        Ok(PostgresParser { ctx, prefix, pending: None, csv_record: None, last_time: None, clock })
     }
 
     fn emit(&mut self, out: &mut Vec<Event>) {
@@ -106,15 +109,16 @@ impl PostgresParser {
 
     /// A stderr line: the prefix, then `SEVERITY:  message`. `default_at` is the time a
     /// wrapper (syslog, Cloud SQL) supplies for prefixes without one.
-    fn stderr_message(&self, text: &str, default_at: Option<DateTime<Utc>>) -> Option<Message> {
+    fn stderr_message(&mut self, text: &str, default_at: Option<DateTime<Utc>>) -> Option<Message> {
         let mut fields = Fields::new();
         let (at, end) = match &self.prefix {
             Some(prefix) => {
-                let m = prefix.parse(text, self.ctx.timezone, &mut fields, |end| severity_at(text, end).is_some())?;
+                let accept = |end| severity_at(text, end).is_some();
+                let m = prefix.parse(text, &mut self.clock, &mut fields, accept)?;
                 (m.at.or(default_at), m.end)
             }
             None => {
-                let (at, used) = match timestamp::iso_prefix(text.as_bytes(), self.ctx.timezone) {
+                let (at, used) = match self.clock.read(text.as_bytes()) {
                     Some((t, used)) => (Some(t), used),
                     None => (default_at, 0),
                 };

@@ -3,11 +3,11 @@
 //! literal text, and honours `%q` (non-session processes stop the prefix there).
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use serde_json::Value;
 use sluice_core::Fields;
 
-use crate::{ParserError, timestamp};
+use crate::ParserError;
+use crate::timestamp::{self, IsoClock};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
@@ -79,7 +79,7 @@ impl LinePrefix {
     pub(crate) fn parse(
         &self,
         line: &str,
-        tz: Tz,
+        clock: &mut IsoClock,
         fields: &mut Fields,
         accept: impl Fn(usize) -> bool,
     ) -> Option<PrefixMatch> {
@@ -93,7 +93,7 @@ impl LinePrefix {
                     continue;
                 }
                 Item::Literal(text) => line[pos..].starts_with(text.as_str()).then_some(text.len()),
-                Item::Escape(escape) => self.escape(*escape, i, &line[pos..], tz, &mut at, fields),
+                Item::Escape(escape) => self.escape(*escape, i, &line[pos..], clock, &mut at, fields),
             };
             match step {
                 Some(len) => pos += len,
@@ -123,13 +123,13 @@ impl LinePrefix {
         escape: char,
         index: usize,
         rest: &str,
-        tz: Tz,
+        clock: &mut IsoClock,
         at: &mut Option<DateTime<Utc>>,
         fields: &mut Fields,
     ) -> Option<usize> {
         match escape {
             't' | 'm' | 's' => {
-                let (t, used) = timestamp::iso_prefix(rest.as_bytes(), tz)?;
+                let (t, used) = clock.read(rest.as_bytes())?;
                 if escape == 's' {
                     fields.insert_str("session_start", &t.to_rfc3339());
                 } else {
@@ -205,7 +205,9 @@ mod tests {
         let compiled = LinePrefix::compile(prefix).unwrap();
         let mut fields = Fields::new();
         let accept = |end: usize| line[end..].starts_with("LOG:  ") || line[end..].starts_with("ERROR:  ");
-        compiled.parse(line, Tz::UTC, &mut fields, accept).map(|m| (m.at.map(|t| t.to_rfc3339()), m.end, fields))
+        compiled
+            .parse(line, &mut IsoClock::new(chrono_tz::Tz::UTC), &mut fields, accept)
+            .map(|m| (m.at.map(|t| t.to_rfc3339()), m.end, fields))
     }
 
     #[test]

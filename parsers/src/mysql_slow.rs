@@ -18,7 +18,8 @@ use sluice_core::Event;
 use sluice_core::{FieldName, Fields};
 
 use crate::text::{find_short, split_short};
-use crate::{FormatParser, PARSE_ERROR_FIELD, ParseContext, timestamp};
+use crate::timestamp::{self, IsoClock};
+use crate::{FormatParser, PARSE_ERROR_FIELD, ParseContext};
 
 #[derive(Default)]
 struct Entry {
@@ -52,15 +53,23 @@ pub(crate) struct SlowLogParser {
     entry: Option<Entry>,
     last_time: Option<DateTime<Utc>>,
     last_db: Option<String>,
+    clock: IsoClock,
 }
 
 impl SlowLogParser {
     pub(crate) fn new(ctx: ParseContext) -> Self {
-        SlowLogParser { ctx, entry: None, last_time: None, last_db: None }
+        SlowLogParser { clock: IsoClock::new(ctx.timezone), ctx, entry: None, last_time: None, last_db: None }
     }
 
     fn entry(&mut self, offset: u64) -> &mut Entry {
-        self.entry.get_or_insert_with(|| Entry { start: offset, ..Entry::default() })
+        // Room for the headers' fields (user, host, id, the times and row counts, and the
+        // extra ones of Percona and `log_slow_extra`) and their text: the list used to
+        // grow four times per entry.
+        self.entry.get_or_insert_with(|| Entry {
+            start: offset,
+            fields: Fields::with_capacity(16, 256),
+            ..Entry::default()
+        })
     }
 
     fn emit(&mut self, out: &mut Vec<Event>) {
@@ -105,6 +114,7 @@ impl SlowLogParser {
         } else if !entry.saw_metrics {
             event.fields.insert_str(PARSE_ERROR_FIELD, "slow log entry without # Query_time");
         }
+        event.fields.reserve_text(query.len());
         event.fields.insert_str("query", &query);
         event.fields.insert_str("db_system", "mysql");
         out.push(event);
@@ -123,7 +133,9 @@ impl SlowLogParser {
                 Some((t, rest)) => (t.trim_end(), Some(rest)),
                 None => (time.trim_end(), None),
             };
-            let parsed = timestamp::iso_prefix(time.as_bytes(), self.ctx.timezone)
+            let parsed = self
+                .clock
+                .read(time.as_bytes())
                 .map(|(t, _)| t)
                 .or_else(|| timestamp::mysql_short(time, self.ctx.timezone));
             let entry = self.entry(offset);

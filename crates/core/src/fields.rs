@@ -141,6 +141,11 @@ impl Fields {
         Fields { entries: Vec::with_capacity(entries), text: String::with_capacity(text_bytes), seen: 0 }
     }
 
+    /// Room for `text_bytes` more of string values without growing.
+    pub fn reserve_text(&mut self, text_bytes: usize) {
+        self.text.reserve(text_bytes);
+    }
+
     /// Sets `name` to `value`, returning the value it replaces.
     pub fn insert(&mut self, name: impl Into<FieldName>, value: Value) -> Option<Value> {
         let slot = self.slot_for(value);

@@ -254,86 +254,26 @@ fn word_hash(word: &[u8]) -> u64 {
 }
 
 /// Every keyword, by module. Words are 3 to 12 ASCII letters, lowercase.
+#[rustfmt::skip] // Lists read better packed than one word per line.
 const KEYWORDS: [(&str, &[&str]); 6] = [
-    (
-        "product",
-        &[
-            "product",
-            "products",
-            "goods",
-            "item",
-            "items",
-            "sku",
-            "skus",
-            "spu",
-            "catalog",
-            "category",
-            "categories",
-            "brand",
-            "brands",
-            "review",
-            "reviews",
-            "search",
-        ],
-    ),
+    ("product", &[
+        "product", "products", "goods", "item", "items", "sku", "skus", "spu", "catalog", "category",
+        "categories", "brand", "brands", "review", "reviews", "search",
+    ]),
     ("order", &["order", "orders", "cart", "carts", "checkout", "trade", "trades"]),
-    (
-        "payment",
-        &[
-            "pay",
-            "payment",
-            "payments",
-            "refund",
-            "refunds",
-            "billing",
-            "wallet",
-            "alipay",
-            "wxpay",
-            "wechatpay",
-            "settlement",
-            "transaction",
-            "transactions",
-        ],
-    ),
+    ("payment", &[
+        "pay", "payment", "payments", "refund", "refunds", "billing", "wallet", "alipay", "wxpay", "wechatpay",
+        "settlement", "transaction", "transactions",
+    ]),
     ("inventory", &["inventory", "inventories", "stock", "stocks", "warehouse", "warehouses"]),
-    (
-        "user",
-        &[
-            "user",
-            "users",
-            "account",
-            "accounts",
-            "member",
-            "members",
-            "login",
-            "logout",
-            "auth",
-            "oauth",
-            "customer",
-            "customers",
-            "passport",
-            "register",
-            "profile",
-            "profiles",
-        ],
-    ),
-    (
-        "logistics",
-        &[
-            "logistics",
-            "shipping",
-            "shipment",
-            "shipments",
-            "delivery",
-            "deliveries",
-            "express",
-            "waybill",
-            "waybills",
-            "freight",
-            "tracking",
-            "carrier",
-        ],
-    ),
+    ("user", &[
+        "user", "users", "account", "accounts", "member", "members", "login", "logout", "auth", "oauth",
+        "customer", "customers", "passport", "register", "profile", "profiles",
+    ]),
+    ("logistics", &[
+        "logistics", "shipping", "shipment", "shipments", "delivery", "deliveries", "express", "waybill",
+        "waybills", "freight", "tracking", "carrier",
+    ]),
 ];
 
 /// The keywords in an open-addressing table of their word hashes: a word that is no
@@ -497,7 +437,7 @@ mod tests {
     fn a_service_field_outranks_the_path_whatever_the_field_order() {
         let e = event(serde_json::json!({"path": "/api/pay/confirm", "app": "order-svc"}), "");
         assert_eq!(default_module(&e), "order");
-        let e = event(serde_json::json!({"app": "gateway", "service": "stock-svc"}), "");
+        let e = event(serde_json::json!({"service": "gateway", "app": "stock-svc"}), "");
         assert_eq!(default_module(&e), "inventory", "a service field naming no module does not stop the search");
     }
 

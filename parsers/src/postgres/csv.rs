@@ -4,7 +4,7 @@ use serde_json::Value;
 use sluice_core::Fields;
 
 use super::Message;
-use crate::{ParseContext, timestamp};
+use crate::timestamp::IsoClock;
 
 /// Column names of PostgreSQL's csvlog, in order (13+ adds backend_type, 14+ leader_pid and query_id).
 const COLUMNS: [&str; 26] = [
@@ -42,13 +42,14 @@ pub(crate) fn complete(record: &str) -> bool {
 }
 
 /// Whether a line opens a csvlog record: a timestamp directly followed by a comma.
-pub(crate) fn starts_record(line: &str, ctx: &ParseContext) -> bool {
+/// Asked of every line, so the timestamp goes through the parser's clock.
+pub(crate) fn starts_record(line: &str, clock: &mut IsoClock) -> bool {
     // Some exporters quote every field, the timestamp too.
     let (line, quote) = match line.strip_prefix('"') {
         Some(rest) => (rest, "\","),
         None => (line, ","),
     };
-    timestamp::iso_prefix(line.as_bytes(), ctx.timezone).is_some_and(|(_, used)| line[used..].starts_with(quote))
+    clock.read(line.as_bytes()).is_some_and(|(_, used)| line[used..].starts_with(quote))
 }
 
 /// Splits one CSV record, undoing `""` escapes.
@@ -72,12 +73,12 @@ fn split(record: &str) -> Vec<String> {
     out
 }
 
-pub(crate) fn message(record: &str, ctx: &ParseContext) -> Option<Message> {
+pub(crate) fn message(record: &str, clock: &mut IsoClock) -> Option<Message> {
     let values = split(record);
     if values.len() < 14 {
         return None;
     }
-    let (at, _) = timestamp::iso_prefix(values[0].as_bytes(), ctx.timezone)?;
+    let (at, _) = clock.read(values[0].as_bytes())?;
     let mut fields = Fields::new();
     for (name, value) in COLUMNS.iter().zip(&values).skip(1) {
         if value.is_empty() || matches!(*name, "severity" | "message") {
@@ -109,9 +110,9 @@ mod tests {
     #[test]
     fn splits_quotes_and_commas() {
         let record = r#"2021-01-01 07:13:44.120 GMT,"foobar","db",77962,"10.0.0.1:39364",60e2.1308a,13,"SELECT",2021-07-05 07:13:44 GMT,4/187623,0,LOG,00000,"duration: 0.576 ms  execute s1: select * from ""users"" where a = 1","parameters: $1 = 'x'",,,,,,,,"psql""#;
-        let ctx = ParseContext { timezone: chrono_tz::Tz::UTC, received_at: chrono::DateTime::UNIX_EPOCH };
-        assert!(complete(record) && starts_record(record, &ctx));
-        let m = message(record, &ctx).unwrap();
+        let mut clock = IsoClock::new(chrono_tz::Tz::UTC);
+        assert!(complete(record) && starts_record(record, &mut clock));
+        let m = message(record, &mut clock).unwrap();
         assert_eq!(m.severity, "LOG");
         assert_eq!(m.text, r#"duration: 0.576 ms  execute s1: select * from "users" where a = 1"#);
         assert_eq!(m.fields.value("detail"), "parameters: $1 = 'x'");

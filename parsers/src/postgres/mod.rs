@@ -164,7 +164,7 @@ impl FormatParser for PostgresParser {
             let body = body.replace("#011", "\t");
             return self.wrapped_line(&body, Some(at), offset, line, out);
         }
-        if csv::starts_record(&text, &self.ctx) {
+        if csv::starts_record(&text, &mut self.clock) {
             return self.finish_csv(offset, text.into_owned(), out);
         }
         match self.stderr_message(&text, None) {
@@ -194,7 +194,7 @@ impl PostgresParser {
             self.csv_record = Some((start, record));
             return;
         }
-        match csv::message(&record, &self.ctx) {
+        match csv::message(&record, &mut self.clock) {
             Some(message) => self.accept(message, start, out),
             None => out.push(raw_event(
                 record.as_bytes(),
@@ -283,7 +283,9 @@ fn find_severity(text: &str, from: usize) -> Option<(&str, usize, usize)> {
 
 /// Reads what common prefixes carry: `[pid]`, `user@db`, `user=,db=,app=,client=`.
 fn parse_prefix(prefix: &str) -> Fields {
-    let mut fields = Fields::new();
+    // Room for the prefix's fields and those the message adds (duration, statement, ...):
+    // the list used to grow three or four times per event.
+    let mut fields = Fields::with_capacity(12, 256);
     for token in prefix.split(|c: char| c.is_whitespace() || c == ',') {
         let token = token.trim_matches(|c| c == ':' || c == ' ');
         if let Some(pid) = token.strip_prefix('[').and_then(|t| t.strip_suffix(']'))

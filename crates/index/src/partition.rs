@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use tantivy::schema::Value;
-use tantivy::{Index, IndexReader, ReloadPolicy};
+use tantivy::{Index, IndexReader, IndexSettings, ReloadPolicy};
 
 use crate::IndexError;
 use crate::schema::{self, Fields};
@@ -16,8 +16,8 @@ use crate::schema::{self, Fields};
 /// write and merge than an FST). Days written before it hold FST dictionaries, which this
 /// build cannot read: a directory with `meta.json` and no marker is re-indexed by
 /// [`crate::migrate`].
-const FORMAT_FILE: &str = "sluice-format.json";
-const FORMAT: &str = r#"{"version":2,"term_dictionary":"sstable"}"#;
+pub(crate) const FORMAT_FILE: &str = "sluice-format.json";
+pub(crate) const FORMAT: &str = r#"{"version":2,"term_dictionary":"sstable"}"#;
 
 /// Whether the day in `dir` was written by an older Sluice in a format this one cannot
 /// read (see [`FORMAT_FILE`]).
@@ -62,7 +62,12 @@ impl Partition {
         }
         let mmap = tantivy::directory::MmapDirectory::open(&dir)
             .map_err(|e| IndexError::Tantivy(tantivy::TantivyError::from(e)))?;
-        Partition::from_index(day, Index::open_or_create(mmap, schema::build())?)
+        // A day keeps the schema it was created with: days written before fieldnorms were
+        // turned off still have them, and read the same.
+        let exists = Index::exists(&mmap).map_err(|e| IndexError::Tantivy(tantivy::TantivyError::from(e)))?;
+        let index =
+            if exists { Index::open(mmap)? } else { Index::create(mmap, schema::build(), IndexSettings::default())? };
+        Partition::from_index(day, index)
     }
 
     /// Opens an existing day's index (searches from another process than the writer's).

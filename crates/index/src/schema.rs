@@ -18,6 +18,12 @@ use crate::tokenizer::LogTokenizer;
 pub(crate) const LOG_TOKENIZER: &str = "log";
 
 pub(crate) fn build() -> Schema {
+    build_with_fieldnorms(false)
+}
+
+/// The schema, with or without fieldnorms on `message` and `fields` (days written before
+/// 2026-12-05 have them).
+pub(crate) fn build_with_fieldnorms(fieldnorms: bool) -> Schema {
     let mut builder = Schema::builder();
     builder.add_date_field(
         "timestamp",
@@ -26,9 +32,13 @@ pub(crate) fn build() -> Schema {
     for name in ["module", "source", "level", "host"] {
         builder.add_text_field(name, STRING | FAST);
     }
+    // No fieldnorms: results are ordered by time, never by BM25 score, and without them
+    // each segment (at every commit and every merge) skips the norms and the per-block
+    // maximum scores it would otherwise compute for every term.
     let text = TextFieldIndexing::default()
         .set_tokenizer(LOG_TOKENIZER)
-        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+        .set_fieldnorms(fieldnorms);
     builder.add_text_field("message", TextOptions::default().set_indexing_options(text.clone()));
     // Dotted keys (`http.response.status_code` from OTLP, `log.file.path` from Beats) are
     // indexed as paths, so `http.response.status_code:502` finds them as it finds nested

@@ -358,6 +358,34 @@ fn retention_deletes_whole_old_days_and_skips_their_events() {
 }
 
 #[test]
+fn a_day_written_with_fieldnorms_keeps_its_schema_and_takes_new_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let day = |secs| event(secs, "order", Level::Info, &format!("order event {secs}"), json!({"status": 200}));
+    let (first_day, next_day) = (day(0), day(86_400));
+    let old = crate::partition::Partition::path(root, partition::day_of(first_day.timestamp));
+    std::fs::create_dir_all(&old).unwrap();
+    std::fs::write(old.join(partition::FORMAT_FILE), partition::FORMAT).unwrap();
+    drop(tantivy::Index::create_in_dir(&old, schema::build_with_fieldnorms(true)).unwrap());
+    let index = EventIndex::open_or_create(root).unwrap();
+    let mut writer = index.writer(20_000_000).unwrap();
+    writer.add(1, &first_day).unwrap();
+    writer.add(1, &next_day).unwrap();
+    writer.commit(1).unwrap();
+    index.reload().unwrap();
+    assert_eq!(search(&index, "order"), ["order event 86400", "order event 0"]);
+    assert_eq!(search(&index, "status:200 AND event").len(), 2);
+    let norms = |dir: &Path| {
+        let schema = tantivy::Index::open_in_dir(dir).unwrap().schema();
+        let message = schema.get_field("message").unwrap();
+        schema.get_field_entry(message).has_fieldnorms()
+    };
+    assert!(norms(&old), "the old day keeps its schema");
+    let new = crate::partition::Partition::path(root, partition::day_of(next_day.timestamp));
+    assert!(!norms(&new), "new days are written without fieldnorms");
+}
+
+#[test]
 fn an_index_of_the_single_directory_layout_is_converted_into_days() {
     use tantivy::schema::{STORED, STRING};
     let dir = tempfile::tempdir().unwrap();

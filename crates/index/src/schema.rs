@@ -1,7 +1,7 @@
 //! The index schema and the text analysis that suits logs.
 
-use sluice_core::Event;
-use tantivy::schema::OwnedValue;
+use sluice_core::{Event, FieldRef};
+use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{
     DateOptions, DateTimePrecision, FAST, Field, IndexRecordOption, JsonObjectOptions, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions,
@@ -100,8 +100,7 @@ impl Fields {
         doc.add_text(self.host, &event.host);
         doc.add_text(self.message, &event.message);
         if !event.fields.is_empty() {
-            let object = event.fields.iter().map(|(k, v)| (k.to_owned(), field_value(v))).collect();
-            doc.add_field_value(self.fields, &OwnedValue::Object(object));
+            doc.add_field_value(self.fields, FieldsValue::Object(&event.fields));
         }
         let json = serde_json::to_string(event).unwrap_or_default();
         doc.add_text(self.source_json, json);
@@ -114,30 +113,68 @@ impl Fields {
     }
 }
 
-fn field_value(value: sluice_core::FieldRef<'_>) -> OwnedValue {
-    match value {
-        sluice_core::FieldRef::Str(s) => OwnedValue::Str(s.to_owned()),
-        sluice_core::FieldRef::Other(v) => owned_value(v),
+/// An event's fields as tantivy reads a JSON object, borrowed from the event: tantivy
+/// copies names and values straight into its document, where building an `OwnedValue`
+/// tree first cost two allocations per field.
+#[derive(Debug, Clone, Copy)]
+enum FieldsValue<'a> {
+    Object(&'a sluice_core::Fields),
+    Str(&'a str),
+    Json(&'a serde_json::Value),
+}
+
+impl<'a> From<FieldRef<'a>> for FieldsValue<'a> {
+    fn from(value: FieldRef<'a>) -> FieldsValue<'a> {
+        match value {
+            FieldRef::Str(s) => FieldsValue::Str(s),
+            FieldRef::Other(v) => FieldsValue::Json(v),
+        }
     }
 }
 
-/// Converts a JSON value for tantivy without first cloning the `serde_json` tree.
-fn owned_value(value: &serde_json::Value) -> OwnedValue {
-    use serde_json::Value;
-    match value {
-        Value::Null => OwnedValue::Null,
-        Value::Bool(b) => OwnedValue::Bool(*b),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                OwnedValue::I64(i)
-            } else if let Some(u) = n.as_u64() {
-                OwnedValue::U64(u)
-            } else {
-                OwnedValue::F64(n.as_f64().unwrap_or(0.0))
-            }
+type JsonItems<'a> =
+    std::iter::Map<std::slice::Iter<'a, serde_json::Value>, fn(&'a serde_json::Value) -> FieldsValue<'a>>;
+
+impl<'a> tantivy::schema::Value<'a> for FieldsValue<'a> {
+    type ArrayIter = JsonItems<'a>;
+    type ObjectIter = ObjectIter<'a>;
+
+    fn as_value(&self) -> ReferenceValue<'a, Self> {
+        use serde_json::Value;
+        let leaf = |leaf: ReferenceValueLeaf<'a>| ReferenceValue::Leaf(leaf);
+        match *self {
+            FieldsValue::Object(fields) => ReferenceValue::Object(ObjectIter::Fields(fields.iter())),
+            FieldsValue::Str(s) => leaf(ReferenceValueLeaf::Str(s)),
+            FieldsValue::Json(value) => match value {
+                Value::Null => leaf(ReferenceValueLeaf::Null),
+                Value::Bool(b) => leaf(ReferenceValueLeaf::Bool(*b)),
+                Value::Number(n) => leaf(match (n.as_i64(), n.as_u64()) {
+                    (Some(i), _) => ReferenceValueLeaf::I64(i),
+                    (None, Some(u)) => ReferenceValueLeaf::U64(u),
+                    (None, None) => ReferenceValueLeaf::F64(n.as_f64().unwrap_or(0.0)),
+                }),
+                // Text stays text (tantivy's own JSON reading would turn RFC 3339 strings
+                // into dates; Sluice's fields never did).
+                Value::String(s) => leaf(ReferenceValueLeaf::Str(s)),
+                Value::Array(items) => ReferenceValue::Array(items.iter().map(FieldsValue::Json as fn(_) -> _)),
+                Value::Object(map) => ReferenceValue::Object(ObjectIter::Json(map.iter())),
+            },
         }
-        Value::String(s) => OwnedValue::Str(s.clone()),
-        Value::Array(items) => OwnedValue::Array(items.iter().map(owned_value).collect()),
-        Value::Object(map) => OwnedValue::Object(map.iter().map(|(k, v)| (k.clone(), owned_value(v))).collect()),
+    }
+}
+
+enum ObjectIter<'a> {
+    Fields(sluice_core::fields::Iter<'a>),
+    Json(serde_json::map::Iter<'a>),
+}
+
+impl<'a> Iterator for ObjectIter<'a> {
+    type Item = (&'a str, FieldsValue<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ObjectIter::Fields(fields) => fields.next().map(|(name, value)| (name, value.into())),
+            ObjectIter::Json(map) => map.next().map(|(name, value)| (name.as_str(), FieldsValue::Json(value))),
+        }
     }
 }

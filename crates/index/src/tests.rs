@@ -358,6 +358,32 @@ fn retention_deletes_whole_old_days_and_skips_their_events() {
 }
 
 #[test]
+fn every_kind_of_json_value_in_fields_is_searchable() {
+    let (_dir, index) = index_with(&[
+        event(
+            1,
+            "order",
+            Level::Info,
+            "checkout",
+            json!({"tags": ["vip", "retry"], "paid": true, "amount": 19.5, "delta": -3,
+                   "note": null, "big": u64::MAX, "cart": {"items": [{"sku": "SKU-7"}]}}),
+        ),
+        event(2, "order", Level::Info, "browse", json!({"paid": false, "amount": 2.0, "delta": 4})),
+    ]);
+    assert_eq!(search(&index, "tags:vip"), ["checkout"]);
+    assert_eq!(search(&index, "paid:true"), ["checkout"]);
+    assert_eq!(search(&index, "paid:false"), ["browse"]);
+    assert_eq!(search(&index, "amount:>10"), ["checkout"]);
+    assert_eq!(search(&index, "delta:<0"), ["checkout"]);
+    assert_eq!(search(&index, "big:18446744073709551615"), ["checkout"]);
+    assert_eq!(search(&index, "cart.items.sku:SKU-7"), ["checkout"]);
+    let stored =
+        &index.search(&SearchRequest { query: "checkout".into(), ..SearchRequest::default() }).unwrap().hits[0];
+    assert_eq!(stored.event.fields.value("note"), serde_json::Value::Null);
+    assert_eq!(stored.event.fields.value("tags"), json!(["vip", "retry"]));
+}
+
+#[test]
 fn a_day_written_with_fieldnorms_keeps_its_schema_and_takes_new_events() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

@@ -7,7 +7,7 @@ use serde_json::Value;
 use sluice_core::{Event, Level};
 use sluice_core::{FieldName, FieldRef, Fields};
 
-use crate::timestamp::{self, LastStamp};
+use crate::timestamp::{self, IsoClock, LastStamp};
 use crate::{FormatParser, ParseContext, ParserError, raw_event};
 
 /// nginx's predefined `combined` format (also Apache's combined).
@@ -234,8 +234,10 @@ pub(crate) struct AccessParser {
     formats: Vec<LogFormat>,
     ctx: ParseContext,
     last_time: Option<DateTime<Utc>>,
-    /// `$time_local` and `$time_iso8601` as last read.
-    stamps: [LastStamp; 2],
+    /// `$time_local` as last read.
+    local: LastStamp,
+    /// `$time_iso8601`, read as every ISO timestamp is.
+    iso: IsoClock,
 }
 
 /// What one line yielded while matching a format.
@@ -248,13 +250,18 @@ struct Matched {
 
 impl AccessParser {
     pub(crate) fn new(format: LogFormat, ctx: ParseContext) -> Self {
-        AccessParser { formats: vec![format], ctx, last_time: None, stamps: Default::default() }
+        AccessParser::with_formats(vec![format], ctx)
     }
 
     /// The parser for access logs of unknown layout: every well-known layout.
     pub(crate) fn combined(ctx: ParseContext) -> Self {
         let formats = KNOWN_LAYOUTS.iter().map(|f| LogFormat::compile(f).expect("built-in layouts compile")).collect();
-        AccessParser { formats, ctx, last_time: None, stamps: Default::default() }
+        AccessParser::with_formats(formats, ctx)
+    }
+
+    fn with_formats(formats: Vec<LogFormat>, ctx: ParseContext) -> Self {
+        let iso = IsoClock::new(ctx.timezone);
+        AccessParser { formats, ctx, last_time: None, local: LastStamp::default(), iso }
     }
 
     pub(crate) fn parse_line(&mut self, line: &[u8]) -> Event {
@@ -286,8 +293,7 @@ impl AccessParser {
     fn parse_with(&mut self, index: usize, line: &[u8], valid: Option<&str>) -> Option<Matched> {
         // Room for what `combined` yields, so the list grows once at most.
         let mut m = Matched { fields: Fields::with_capacity(12, line.len()), ..Matched::default() };
-        let [local, iso] = &mut self.stamps;
-        let tz = self.ctx.timezone;
+        let (local, iso) = (&mut self.local, &mut self.iso);
         let whole = self.formats[index].parse(line, |variable, value| {
             if value == b"-" || value.is_empty() {
                 return;
@@ -300,7 +306,7 @@ impl AccessParser {
                     m.bad_time = m.time.is_none();
                 }
                 Role::TimeIso8601 => {
-                    m.time = iso.read(value, |v| timestamp::iso_prefix(v, tz).map(|(t, _)| t));
+                    m.time = iso.read(value).map(|(t, _)| t);
                     m.bad_time = m.time.is_none();
                 }
                 Role::Msec => {

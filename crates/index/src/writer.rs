@@ -32,11 +32,12 @@ const IDLE_CLOSE: Duration = Duration::from_secs(300);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// Bits of the ordinal that number events inside one WAL record.
 const POSITION_BITS: u32 = 24;
-/// Segments of about one size merged at once. tantivy's default is 8; under steady
-/// ingest each commit (about one a second) leaves a segment per indexing thread, and every
-/// level of merging rewrites each event once more. 12 (Quickwit's `max_merge_factor`,
-/// Elasticsearch merges 10 at a time) saves a level every ~12x of data, at the price of a
-/// few more segments for searches to visit.
+/// Segments of about one size merged at once (tantivy's default is 8). Under steady
+/// ingest each commit (about one a second) leaves a segment per indexing thread, and each
+/// event is rewritten once per level of merging, log_f(day / segment) times for a factor
+/// f: 12 rewrites it 16% fewer times than 8 (ln 8 / ln 12), at the price of up to 11
+/// segments per level for searches to visit instead of 7. Quickwit's merge policy allows
+/// 12 as well; Elasticsearch merges 10 at a time.
 const MERGE_FACTOR: usize = 12;
 
 fn merge_policy() -> LogMergePolicy {

@@ -1,11 +1,13 @@
 //! Archive write throughput per core: parsed events of generated shop logs into zstd
 //! Parquet files (sort, Arrow encode, compress, fsync, rename, manifest), reported in MB/s
 //! of the raw log text they came from. Parsing happens before timing.
+//! Beside it, the flush's two CPU stages alone (Arrow columns; Parquet encoding into
+//! memory), to show where the time goes.
 //! Run: `cargo bench -p sluice-benches --bench archive`.
 
 use chrono::DateTime;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use sluice_archive::Archive;
+use sluice_archive::{Archive, FlushStages};
 use sluice_benches::{Budget, generate};
 use sluice_core::{Config, Event, SourceConfig};
 use sluice_parsers::{ModuleRouter, Parser};
@@ -41,6 +43,20 @@ fn archive_write(c: &mut Criterion) {
                 },
                 BatchSize::PerIteration,
             )
+        });
+        // The flush's two CPU stages alone, for where the time goes: building the Arrow
+        // columns, and Parquet's encoding of them (zstd 1 as flushed, and uncompressed).
+        group.bench_function(format!("{name}/arrow-columns"), |b| {
+            b.iter_batched(
+                || events.clone(),
+                |events| FlushStages::build_columns(events).unwrap(),
+                BatchSize::PerIteration,
+            )
+        });
+        let stages = FlushStages::build_columns(events.clone()).unwrap();
+        group.bench_function(format!("{name}/parquet-zstd1"), |b| b.iter(|| stages.encode_parquet(Some(1)).unwrap()));
+        group.bench_function(format!("{name}/parquet-uncompressed"), |b| {
+            b.iter(|| stages.encode_parquet(None).unwrap())
         });
     }
     group.finish();

@@ -25,6 +25,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono::{NaiveDate, Utc};
 use parquet::arrow::ArrowWriter;
@@ -317,18 +318,25 @@ impl Archive {
     }
 }
 
+/// The buffer's partitions in file order, each one's rows sorted by time.
+fn sorted_partitions(buffer: Buffer) -> Vec<BufferedRows> {
+    let mut partitions = buffer.partitions;
+    partitions.sort_unstable_by(|a, b| (a.day, &a.module, &a.source).cmp(&(b.day, &b.module, &b.source)));
+    for partition in &mut partitions {
+        // One source's lines mostly arrive in time order already: check before moving
+        // whole events around.
+        if !partition.rows.is_sorted_by_key(|e| e.timestamp) {
+            partition.rows.sort_by_key(|e| e.timestamp);
+        }
+    }
+    partitions
+}
+
 /// Writes one buffer's rows, one file per day, module and source, then lists them in the
 /// manifest together with the WAL position they bring the archive to.
 fn write_buffer(shared: &Shared, buffer: Buffer, rows: usize, seq: u64) -> Result<(), ArchiveError> {
     let mut written = Vec::new();
-    let mut partitions = buffer.partitions;
-    partitions.sort_unstable_by(|a, b| (a.day, &a.module, &a.source).cmp(&(b.day, &b.module, &b.source)));
-    for BufferedRows { day, module, source, mut rows } in partitions {
-        // One source's lines mostly arrive in time order already: check before moving
-        // whole events around.
-        if !rows.is_sorted_by_key(|e| e.timestamp) {
-            rows.sort_by_key(|e| e.timestamp);
-        }
+    for BufferedRows { day, module, source, rows } in sorted_partitions(buffer) {
         let relative = format!("dt={day}/module={module}/part-{seq:020}-{}.parquet", partition_value(&source));
         let bytes = write_parquet(&shared.root.join(&relative), &rows)?;
         written.push(FileEntry {
@@ -440,6 +448,65 @@ fn write_parquet(path: &Path, rows: &[Event]) -> Result<u64, ArchiveError> {
         }
         Ok(())
     })
+}
+
+/// A flush's two CPU stages on their own, to measure each (the archive bench): the Arrow
+/// columns built from the rows, grouped and sorted as a flush groups them, then encoded
+/// as the flush encodes them but into memory (no files, fsync or manifest).
+pub struct FlushStages {
+    /// One list per file: a partition's rows in chunks.
+    files: Vec<Vec<RecordBatch>>,
+}
+
+impl FlushStages {
+    /// Stage one: the rows' partitions (day, module, source), sorted by time, as Arrow columns.
+    pub fn build_columns(rows: Vec<Event>) -> Result<FlushStages, ArchiveError> {
+        let mut buffer = Buffer::default();
+        for row in rows {
+            buffer.push(row);
+        }
+        let schema = Arc::new(schema::arrow_schema());
+        let mut files = Vec::new();
+        for partition in sorted_partitions(buffer) {
+            let chunks = partition.rows.chunks(64 * 1024);
+            files.push(chunks.map(|chunk| schema::record_batch(schema.clone(), chunk)).collect::<Result<_, _>>()?);
+        }
+        Ok(FlushStages { files })
+    }
+
+    /// Stage two: the columns encoded as Parquet at `zstd_level` (the flush's is 1), or
+    /// uncompressed with `None`, each partition a file of its own. Returns the files' total size.
+    pub fn encode_parquet(&self, zstd_level: Option<i32>) -> Result<u64, ArchiveError> {
+        let mut props = writer_properties(zstd_level.unwrap_or(FLUSH_ZSTD_LEVEL), true)?;
+        if zstd_level.is_none() {
+            props = props.into_builder().set_compression(Compression::UNCOMPRESSED).build();
+        }
+        let mut total = 0;
+        for file in &self.files {
+            let options = ArrowWriterOptions::new().with_properties(props.clone()).with_skip_arrow_metadata(true);
+            // Counted, not kept: neither a growing buffer's copies nor a file's are Parquet's work.
+            let mut writer = ArrowWriter::try_new_with_options(CountingSink(0), file[0].schema(), options)?;
+            for batch in file {
+                writer.write(batch)?;
+            }
+            total += writer.into_inner()?.0;
+        }
+        Ok(total)
+    }
+}
+
+/// Bytes written, and nothing else kept.
+struct CountingSink(u64);
+
+impl std::io::Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 pub(crate) fn write_atomically(

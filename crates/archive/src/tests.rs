@@ -45,6 +45,26 @@ fn flush_writes_partitioned_sorted_files_and_manifest() {
     assert_eq!(reopened.committed_seq(), 7);
 }
 
+/// The bench's split of a flush must measure what a flush writes: the same files, byte for byte.
+#[test]
+fn flush_stages_encode_exactly_what_a_flush_writes() {
+    // Two days, two modules, out of time order.
+    let rows: Vec<Event> =
+        (0..600).map(|i| event((i * 7919) % 100_000, if i % 3 == 0 { "payment" } else { "order" })).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut archive = Archive::open(dir.path()).unwrap();
+    for row in rows.clone() {
+        archive.push(row);
+    }
+    archive.flush(1).unwrap();
+    let flushed: u64 = archive.manifest().files.iter().map(|f| f.bytes).sum();
+
+    let stages = FlushStages::build_columns(rows).unwrap();
+    assert_eq!(stages.files.len(), 4, "one file per day, module and source");
+    assert_eq!(stages.encode_parquet(Some(FLUSH_ZSTD_LEVEL)).unwrap(), flushed);
+    assert!(stages.encode_parquet(None).unwrap() > flushed, "uncompressed is larger");
+}
+
 #[test]
 fn background_flushes_finish_in_order_and_a_flush_waits_for_them() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sluice_core::{Event, Level};
-use sluice_core::{FieldName, FieldRef, Fields};
+use sluice_core::{FieldName, Fields};
 
 use crate::timestamp::{self, IsoClock, LastStamp};
 use crate::{FormatParser, ParseContext, ParserError, raw_event};
@@ -246,6 +246,25 @@ struct Matched {
     fields: Fields,
     time: Option<DateTime<Utc>>,
     bad_time: bool,
+    status: Option<u64>,
+}
+
+/// Where a line's values go: for a valid UTF-8 line, whose copy starts the fields' text
+/// buffer, a value that is a piece of the line is recorded by its position instead of
+/// being copied again.
+struct Pieces<'a> {
+    fields: &'a mut Fields,
+    /// The line, when the buffer starts with it.
+    line: Option<&'a str>,
+}
+
+impl Pieces<'_> {
+    fn put(&mut self, key: impl Into<FieldName>, value: &str) {
+        match self.line {
+            Some(line) => self.fields.insert_piece(key, value, line),
+            None => self.fields.insert_str(key, value),
+        }
+    }
 }
 
 impl AccessParser {
@@ -281,25 +300,25 @@ impl AccessParser {
         let at = matched.time.or(self.last_time).unwrap_or(self.ctx.received_at);
         self.last_time = Some(at);
         let mut event = Event::new(at, valid.map_or_else(|| crate::text::to_text(line), str::to_owned));
-        event.level = matched
-            .fields
-            .get("status")
-            .and_then(FieldRef::as_u64)
-            .map_or(Level::Info, |s| Level::from_http_status(s as u16));
+        event.level = matched.status.map_or(Level::Info, |s| Level::from_http_status(s as u16));
         event.fields = matched.fields;
         event
     }
 
     fn parse_with(&mut self, index: usize, line: &[u8], valid: Option<&str>) -> Option<Matched> {
         // Room for what `combined` yields, so the list grows once at most.
-        let mut m = Matched { fields: Fields::with_capacity(12, line.len()), ..Matched::default() };
+        let fields = match valid {
+            Some(text) => Fields::with_text(12, text),
+            None => Fields::with_capacity(12, line.len()),
+        };
+        let mut m = Matched { fields, ..Matched::default() };
         let (local, iso) = (&mut self.local, &mut self.iso);
         let whole = self.formats[index].parse(line, |variable, value| {
             if value == b"-" || value.is_empty() {
                 return;
             }
             let text = crate::text::slice_as_text(valid, line, value);
-            let fields = &mut m.fields;
+            let mut fields = Pieces { fields: &mut m.fields, line: valid };
             match variable.role {
                 Role::TimeLocal => {
                     m.time = local.read(value, timestamp::common_log);
@@ -313,18 +332,25 @@ impl AccessParser {
                     m.time = timestamp::epoch_seconds(&text);
                     m.bad_time = m.time.is_none();
                 }
-                Role::Request => split_request(&text, fields),
-                Role::RemoteAddr => split_addresses(&text, fields),
+                Role::Request => split_request(&text, &mut fields),
+                Role::RemoteAddr => split_addresses(&text, &mut fields),
                 // Known variables get static names: no allocation per field.
-                Role::Text(key) => fields.insert_str(key, &text),
-                Role::Count(key) => insert_number_or_text(fields, key, &text),
+                Role::Text(key) => fields.put(key, &text),
+                Role::Count(key) => {
+                    let number = insert_number_or_text(&mut fields, key, &text);
+                    if key == "status" {
+                        m.status = number;
+                    }
+                }
                 Role::Seconds(key) => match seconds_to_ms(&text) {
                     Some(ms) => {
-                        fields.insert(key, Value::from(ms));
+                        fields.fields.insert(key, Value::from(ms));
                     }
-                    None => fields.insert_str(key, &text),
+                    None => fields.put(key, &text),
                 },
-                Role::Other => insert_number_or_text(fields, variable.name.clone(), &text),
+                Role::Other => {
+                    insert_number_or_text(&mut fields, variable.name.clone(), &text);
+                }
             }
         });
         whole.then_some(m)
@@ -355,12 +381,12 @@ fn is_ip_address(text: &str) -> bool {
 /// The address field as servers and proxies leave it: one address, a host name, a list
 /// (`10.0.0.2, 10.0.0.1, 127.0.0.1`) whose first entry is the original client, or
 /// Apache's vhost_combined `vhost1.example.com 123.123.123.123`.
-fn split_addresses(text: &str, fields: &mut Fields) {
+fn split_addresses(text: &str, fields: &mut Pieces<'_>) {
     let is_ip = |w: &str| is_ip_address(w.trim_end_matches(','));
     // Almost every line has one plain address: no copies for it.
     if !text.contains([' ', '"', ',']) {
         let key = if is_ip(text) { "client_ip" } else { "client_host" };
-        fields.insert_str(key, text);
+        fields.put(key, text);
         return;
     }
     // `"10.5.102.222, 199.96.1.1" 10.2.1.185`: a proxy's quoted X-Forwarded-For first.
@@ -371,13 +397,13 @@ fn split_addresses(text: &str, fields: &mut Fields) {
         _ => (None, &words[..]),
     };
     if let Some(vhost) = vhost {
-        fields.insert_str("vhost", vhost);
+        fields.put("vhost", vhost);
     }
     let Some(first) = addresses.first().map(|a| a.trim_end_matches(',')) else { return };
     let key = if is_ip(first) { "client_ip" } else { "client_host" };
-    fields.insert_str(key, first);
+    fields.put(key, first);
     if addresses.len() > 1 {
-        fields.insert_str("forwarded_for", &addresses.join(" "));
+        fields.put("forwarded_for", &addresses.join(" "));
     }
 }
 
@@ -397,10 +423,10 @@ impl FormatParser for AccessParser {
 }
 
 /// `GET /api/order/1?x=1 HTTP/1.1` -> method, path, query, protocol.
-fn split_request(request: &str, fields: &mut Fields) {
+fn split_request(request: &str, fields: &mut Pieces<'_>) {
     // memchr rather than `str::splitn`: this runs for every line.
     let Some(space) = memchr::memchr(b' ', request.as_bytes()) else {
-        fields.insert_str("request", request);
+        fields.put("request", request);
         return;
     };
     let (method, rest) = (&request[..space], &request[space + 1..]);
@@ -408,26 +434,31 @@ fn split_request(request: &str, fields: &mut Fields) {
         Some(at) => (&rest[..at], Some(&rest[at + 1..])),
         None => (rest, None),
     };
-    fields.insert_str("method", method);
+    fields.put("method", method);
     let (path, query) = match memchr::memchr(b'?', target.as_bytes()) {
         Some(at) => (&target[..at], &target[at + 1..]),
         None => (target, ""),
     };
-    fields.insert_str("path", path);
+    fields.put("path", path);
     if !query.is_empty() {
-        fields.insert_str("query_string", query);
+        fields.put("query_string", query);
     }
     if let Some(protocol) = protocol {
-        fields.insert_str("protocol", protocol);
+        fields.put("protocol", protocol);
     }
 }
 
-fn insert_number_or_text(fields: &mut Fields, key: impl Into<FieldName>, text: &str) {
+/// Returns the number, if it was one.
+fn insert_number_or_text(fields: &mut Pieces<'_>, key: impl Into<FieldName>, text: &str) -> Option<u64> {
     match text.parse::<u64>() {
         Ok(n) => {
-            fields.insert(key, Value::from(n));
+            fields.fields.insert(key, Value::from(n));
+            Some(n)
         }
-        Err(_) => fields.insert_str(key, text),
+        Err(_) => {
+            fields.put(key, text);
+            None
+        }
     }
 }
 

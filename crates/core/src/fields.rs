@@ -141,6 +141,33 @@ impl Fields {
         Fields { entries: Vec::with_capacity(entries), text: String::with_capacity(text_bytes), seen: 0 }
     }
 
+    /// Fields whose string values are mostly pieces of `text` (a parser's line): the
+    /// buffer starts as a copy of it, and [`Fields::insert_piece`] records a piece by its
+    /// position instead of copying each value again.
+    pub fn with_text(entries: usize, text: &str) -> Fields {
+        // Room for a few values that are not pieces of it (a joined address list).
+        let mut buffer = String::with_capacity(text.len() + 64);
+        buffer.push_str(text);
+        Fields { entries: Vec::with_capacity(entries), text: buffer, seen: 0 }
+    }
+
+    /// Sets `name` to `piece`, a slice of the `text` these fields were made with
+    /// ([`Fields::with_text`]), by position. A string that is not a slice of `text` is copied.
+    pub fn insert_piece(&mut self, name: impl Into<FieldName>, piece: &str, text: &str) {
+        let start = (piece.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+        let end = start.wrapping_add(piece.len());
+        let slot = match (u32::try_from(start), u32::try_from(end)) {
+            // Inside `text`, which the buffer starts with (checked in debug builds only:
+            // comparing would cost about what copying does).
+            (Ok(s), Ok(e)) if end <= text.len() && self.text.get(start..end).is_some() => {
+                debug_assert_eq!(&self.text[start..end], piece, "the buffer does not start with `text`");
+                Slot::Text(s, e)
+            }
+            _ => self.push_text(piece),
+        };
+        self.set(name.into(), slot);
+    }
+
     /// Room for `text_bytes` more of string values without growing.
     pub fn reserve_text(&mut self, text_bytes: usize) {
         self.text.reserve(text_bytes);
@@ -155,7 +182,7 @@ impl Fields {
     /// Sets `name` to the string `value` (copied into the fields' own buffer).
     pub fn insert_str(&mut self, name: impl Into<FieldName>, value: &str) {
         let slot = self.push_text(value);
-        self.put(name.into(), slot);
+        self.set(name.into(), slot);
     }
 
     /// Sets `name` only if it has no value yet.
@@ -290,6 +317,22 @@ impl Fields {
         match slot {
             Slot::Text(start, end) => FieldRef::Str(&self.text[*start as usize..*end as usize]),
             Slot::Other(v) => FieldRef::Other(v),
+        }
+    }
+
+    /// [`Fields::put`] without building the replaced value. A name not seen before (the
+    /// common case: parsers add each name once) is pushed without a scan.
+    #[inline]
+    fn set(&mut self, name: FieldName, slot: Slot) {
+        let bit = name_bit(&name);
+        if self.seen & bit == 0 {
+            self.seen |= bit;
+            self.entries.push((name, slot));
+            return;
+        }
+        match self.position(&name) {
+            Some(i) => self.entries[i].1 = slot,
+            None => self.entries.push((name, slot)),
         }
     }
 
@@ -575,6 +618,32 @@ impl<'de> Visitor<'de> for SlotSeed<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn pieces_of_the_line_read_back_as_copies_do() {
+        let line = "GET /api/order/7 HTTP/1.1 ünï";
+        let mut fields = Fields::with_text(4, line);
+        fields.insert_piece("method", &line[..3], line);
+        fields.insert_piece("path", &line[4..16], line);
+        fields.insert_piece("tail", &line[26..], line);
+        // Not a slice of the line: copied after it.
+        fields.insert_piece("joined", &format!("{} {}", &line[..3], &line[4..8]), line);
+        // Replacing keeps one value per name.
+        fields.insert_piece("method", &line[17..25], line);
+        assert_eq!(fields.len(), 4);
+        assert_eq!(fields.get_str("method"), Some("HTTP/1.1"));
+        assert_eq!(fields.get_str("path"), Some("/api/order/7"));
+        assert_eq!(fields.get_str("tail"), Some("ünï"));
+        assert_eq!(fields.get_str("joined"), Some("GET /api"));
+        assert_eq!(
+            serde_json::to_value(&fields).unwrap(),
+            json!({"method": "HTTP/1.1", "path": "/api/order/7", "tail": "ünï", "joined": "GET /api"})
+        );
+        // Appending to a piece leaves the line, and every other piece of it, as it was.
+        assert!(fields.append_str("path", '?', "x=1"));
+        assert_eq!(fields.get_str("path"), Some("/api/order/7?x=1"));
+        assert_eq!(fields.get_str("tail"), Some("ünï"));
+    }
 
     #[test]
     fn a_name_has_one_value_and_order_is_kept() {

@@ -28,6 +28,7 @@ pub use nginx::{COMBINED, LogFormat};
 pub use pushed::PushedRecord;
 pub use route::{ModuleRouter, default_module};
 
+use route::NameMemo;
 pub use sluice_core::PARSE_ERROR_FIELD;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +72,8 @@ pub struct Parser {
     host: Name,
     module_override: Option<Name>,
     router: ModuleRouter,
+    /// The modules of the logger and service names this source has shown.
+    route_memo: NameMemo,
     parse_errors: u64,
 }
 
@@ -92,6 +95,7 @@ impl Parser {
             host: Name::from(host),
             module_override: source.module.as_deref().map(Name::from),
             router,
+            route_memo: NameMemo::new(),
             parse_errors: 0,
         })
     }
@@ -144,7 +148,7 @@ impl Parser {
             }
             event.module = match &self.module_override {
                 Some(module) => module.clone(),
-                None => self.router.route(event),
+                None => self.router.route_remembering(event, &mut self.route_memo),
             };
         }
     }

@@ -57,6 +57,13 @@ impl ModuleRouter {
     }
 
     pub fn route(&self, event: &Event) -> Name {
+        self.route_remembering(event, &mut NameMemo::none())
+    }
+
+    /// [`ModuleRouter::route`], remembering in `memo` the module of the service and
+    /// logger names it reads: one source has a few hundred of them, and recognising one
+    /// from its words costs about ten times a lookup.
+    pub(crate) fn route_remembering(&self, event: &Event, memo: &mut NameMemo) -> Name {
         for rule in &self.rules {
             let Some(value) = field_text(event, &rule.field) else { continue };
             let hit = match &rule.matcher {
@@ -68,8 +75,66 @@ impl ModuleRouter {
                 return rule.module.clone();
             }
         }
-        Name::from_static(default_module(event))
+        Name::from_static(default_module_remembering(event, memo))
     }
+}
+
+/// The modules of names routing has read lately, in a direct-mapped table: a name whose
+/// slot holds another takes the slot over. Only names of a bounded set go in (services
+/// and loggers, not paths with their ids).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NameMemo {
+    /// Empty until first used; stays empty for [`NameMemo::none`].
+    slots: Vec<Option<(Box<str>, Option<&'static str>)>>,
+    enabled: bool,
+}
+
+const MEMO_SLOTS: usize = 512;
+/// Longer names are looked at afresh each time: rare, and dear to copy and compare.
+const MEMO_LONGEST: usize = 160;
+
+impl NameMemo {
+    pub(crate) fn new() -> NameMemo {
+        NameMemo { slots: Vec::new(), enabled: true }
+    }
+
+    /// A memo that remembers nothing.
+    fn none() -> NameMemo {
+        NameMemo::default()
+    }
+
+    fn keyword_module(&mut self, text: &str) -> Option<&'static str> {
+        if !self.enabled || text.len() > MEMO_LONGEST {
+            return keyword_module(text);
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![None; MEMO_SLOTS];
+        }
+        let slot = &mut self.slots[memo_hash(text.as_bytes()) as usize % MEMO_SLOTS];
+        match slot {
+            Some((name, module)) if **name == *text => *module,
+            _ => {
+                let module = keyword_module(text);
+                *slot = Some((text.into(), module));
+                module
+            }
+        }
+    }
+}
+
+/// A quick hash of a short name, eight bytes at a time (FxHash's step).
+fn memo_hash(bytes: &[u8]) -> u64 {
+    let step = |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut hash = bytes.len() as u64;
+    for chunk in &mut chunks {
+        hash = step(hash, u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+    }
+    let mut last = [0u8; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    let hash = step(hash, u64::from_le_bytes(last));
+    // The high bits are the best mixed.
+    hash >> 32
 }
 
 /// A field's text as rules see it: borrowed where it is text already (rules run for every
@@ -150,6 +215,10 @@ fn hint(name: &str) -> Option<Hint> {
 /// naming the service, the URL path, the Java logger, the table a statement touches, the
 /// database. One pass over the fields: this runs for every event.
 pub fn default_module(event: &Event) -> &'static str {
+    default_module_remembering(event, &mut NameMemo::none())
+}
+
+fn default_module_remembering(event: &Event, memo: &mut NameMemo) -> &'static str {
     let mut service = [None; SERVICE_NAMES];
     let (mut path, mut logger, mut query, mut statement, mut db) = (None, None, None, None, None);
     let mut timed = false;
@@ -170,9 +239,9 @@ pub fn default_module(event: &Event) -> &'static str {
     let sql = query.or(statement).or_else(|| timed.then_some(event.message.as_str()));
     service
         .iter()
-        .find_map(|text| text.and_then(keyword_module))
+        .find_map(|text| text.and_then(|t| memo.keyword_module(t)))
         .or_else(|| path.and_then(keyword_module))
-        .or_else(|| logger.and_then(keyword_module))
+        .or_else(|| logger.and_then(|t| memo.keyword_module(t)))
         .or_else(|| sql.and_then(sql_module))
         .or_else(|| db.and_then(keyword_module))
         .unwrap_or("other")
@@ -394,6 +463,31 @@ mod tests {
         for (fields, message, module) in cases {
             assert_eq!(default_module(&event(fields.clone(), message)), module, "{fields} {message}");
         }
+    }
+
+    #[test]
+    fn remembered_names_route_as_fresh_ones_do() {
+        let router = ModuleRouter::default();
+        let mut memo = NameMemo::new();
+        // More names than the memo has slots, so slots are taken over; each seen twice.
+        let loggers: Vec<String> = (0..3 * MEMO_SLOTS)
+            .map(|i| match i % 4 {
+                0 => format!("com.shop.order.OrderService{i}"),
+                1 => format!("com.shop.web.Controller{i}"),
+                2 => format!("c.s.{i}.StockService"),
+                _ => format!("com.shop.{}.PayService", "x".repeat(i % 200)),
+            })
+            .collect();
+        for logger in loggers.iter().chain(&loggers) {
+            for field in ["logger", "service"] {
+                let e = event(serde_json::json!({ field: logger }), "");
+                assert_eq!(router.route_remembering(&e, &mut memo), router.route(&e), "{field} {logger}");
+            }
+        }
+        assert_eq!(
+            router.route_remembering(&event(serde_json::json!({"logger": "a.b.Pay"}), ""), &mut memo),
+            "payment"
+        );
     }
 
     #[test]

@@ -61,8 +61,8 @@ impl ModuleRouter {
     }
 
     /// [`ModuleRouter::route`], remembering in `memo` the module of the service and
-    /// logger names it reads: one source has a few hundred of them, and recognising one
-    /// from its words costs about ten times a lookup.
+    /// logger names and the paths it reads: one source has a few hundred of them, and
+    /// recognising one from its words costs about ten times a lookup.
     pub(crate) fn route_remembering(&self, event: &Event, memo: &mut NameMemo) -> Name {
         for rule in &self.rules {
             let Some(value) = field_text(event, &rule.field) else { continue };
@@ -80,8 +80,8 @@ impl ModuleRouter {
 }
 
 /// The modules of names routing has read lately, in a direct-mapped table: a name whose
-/// slot holds another takes the slot over. Only names of a bounded set go in (services
-/// and loggers, not paths with their ids).
+/// slot holds another takes the slot over. Only names of a bounded set go in: services,
+/// loggers, and paths up to their first id.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NameMemo {
     /// Empty until first used; stays empty for [`NameMemo::none`].
@@ -122,17 +122,37 @@ impl NameMemo {
     }
 }
 
+impl NameMemo {
+    /// [`keyword_module`] of a URL path. Paths carry ids (`/api/product/7752`), so the
+    /// part before the first segment that starts with a digit is what is remembered; the
+    /// rest is read afresh when that part names no module. Words never span a `/`, so the
+    /// two parts give the words of the whole, in order.
+    fn path_module(&mut self, path: &str) -> Option<&'static str> {
+        let bytes = path.as_bytes();
+        // A plain loop: paths are a few dozen bytes, less than `memchr`'s setup costs.
+        let cut = bytes.windows(2).position(|w| w[0] == b'/' && w[1].is_ascii_digit()).unwrap_or(bytes.len());
+        self.keyword_module(&path[..cut]).or_else(|| keyword_module(&path[cut..]))
+    }
+}
+
 /// A quick hash of a short name, eight bytes at a time (FxHash's step).
 fn memo_hash(bytes: &[u8]) -> u64 {
     let step = |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    let mut chunks = bytes.chunks_exact(8);
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes"));
     let mut hash = bytes.len() as u64;
-    for chunk in &mut chunks {
-        hash = step(hash, u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+    if bytes.len() < 8 {
+        for &b in bytes {
+            hash = step(hash, u64::from(b));
+        }
+    } else {
+        let mut at = 0;
+        while at + 8 < bytes.len() {
+            hash = step(hash, word(at));
+            at += 8;
+        }
+        // The last eight bytes, overlapping the word before when the length is no multiple of 8.
+        hash = step(hash, word(bytes.len() - 8));
     }
-    let mut last = [0u8; 8];
-    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    let hash = step(hash, u64::from_le_bytes(last));
     // The high bits are the best mixed.
     hash >> 32
 }
@@ -240,7 +260,7 @@ fn default_module_remembering(event: &Event, memo: &mut NameMemo) -> &'static st
     service
         .iter()
         .find_map(|text| text.and_then(|t| memo.keyword_module(t)))
-        .or_else(|| path.and_then(keyword_module))
+        .or_else(|| path.and_then(|t| memo.path_module(t)))
         .or_else(|| logger.and_then(|t| memo.keyword_module(t)))
         .or_else(|| sql.and_then(sql_module))
         .or_else(|| db.and_then(keyword_module))

@@ -508,6 +508,21 @@ mod tests {
             router.route_remembering(&event(serde_json::json!({"logger": "a.b.Pay"}), ""), &mut memo),
             "payment"
         );
+        // Paths: remembered up to their first id, and the rest read when that names nothing.
+        let paths = [
+            "/api/product/7752",
+            "/api/v1/7/orders",
+            "/7/pay",
+            "/api/123",
+            "/",
+            "",
+            "/api/user/profile",
+            "/x/1/y/2/cart",
+        ];
+        for path in paths.iter().chain(&paths) {
+            let e = event(serde_json::json!({ "path": path }), "");
+            assert_eq!(router.route_remembering(&e, &mut memo), router.route(&e), "{path}");
+        }
     }
 
     #[test]

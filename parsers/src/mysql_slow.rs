@@ -90,7 +90,8 @@ impl SlowLogParser {
             out.push(event);
             return;
         }
-        let query = pt_trim(&entry.query);
+        let mut query = entry.query;
+        pt_trim(&mut query);
         // pt-query-digest's order: `# Time`, else the previous entry's, else `SET timestamp`.
         let time = entry
             .time
@@ -101,7 +102,7 @@ impl SlowLogParser {
         if entry.db.is_some() {
             self.last_db.clone_from(&entry.db);
         }
-        let mut event = Event::new(time, query.trim_end().to_owned());
+        let mut event = Event::new(time, String::new());
         event.fields = entry.fields;
         if let Some(db) = entry.db.or_else(|| self.last_db.clone()) {
             event.fields.insert_str("db", &db);
@@ -117,6 +118,10 @@ impl SlowLogParser {
         event.fields.reserve_text(query.len());
         event.fields.insert_str("query", &query);
         event.fields.insert_str("db_system", "mysql");
+        // The message is the statement without its trailing white space: the entry's own
+        // text, not a third copy of it.
+        query.truncate(query.trim_end().len());
+        event.message = query;
         out.push(event);
     }
 
@@ -233,14 +238,13 @@ impl FormatParser for SlowLogParser {
 
 /// pt-query-digest's `s/;\n#?\Z//`: drops the statement's final `;` and its newline
 /// (Perl's `\Z` also matches before a last newline, so `;\n\n` keeps one `\n`).
-fn pt_trim(query: &str) -> String {
-    if let Some(q) = query.strip_suffix(";\n") {
-        return q.to_owned();
+fn pt_trim(query: &mut String) {
+    if query.ends_with(";\n") {
+        query.truncate(query.len() - 2);
+    } else if query.ends_with(";\n\n") {
+        query.truncate(query.len() - 3);
+        query.push('\n');
     }
-    if let Some(q) = query.strip_suffix(";\n\n") {
-        return format!("{q}\n");
-    }
-    query.to_owned()
 }
 
 /// The lines a server writes when it (re)opens its slow log.

@@ -185,8 +185,17 @@ impl LogFormat {
 fn find_unescaped(haystack: &[u8], literal: &[u8]) -> Option<usize> {
     let (&first, rest) = literal.split_first()?;
     let quote = first == b'"';
-    memchr::memchr_iter(first, haystack)
-        .find(|&at| starts_with_short(&haystack[at + 1..], rest) && !(quote && at > 0 && haystack[at - 1] == b'\\'))
+    // `memchr` per candidate rather than `memchr_iter`, whose searcher costs more to set
+    // up than the few candidates a value has.
+    let mut from = 0;
+    while let Some(n) = memchr::memchr(first, &haystack[from..]) {
+        let at = from + n;
+        if starts_with_short(&haystack[at + 1..], rest) && !(quote && at > 0 && haystack[at - 1] == b'\\') {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// `haystack.starts_with(needle)` for the few-byte literals of a log format, compared in

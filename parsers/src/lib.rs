@@ -23,12 +23,12 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sluice_core::{Config, Event, FormatName, Name, SourceConfig};
 
+use route::NameMemo;
+
 pub use auto::sniff;
 pub use nginx::{COMBINED, LogFormat};
 pub use pushed::PushedRecord;
 pub use route::{ModuleRouter, default_module};
-
-use route::NameMemo;
 pub use sluice_core::PARSE_ERROR_FIELD;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +72,7 @@ pub struct Parser {
     host: Name,
     module_override: Option<Name>,
     router: ModuleRouter,
-    /// The modules of the logger and service names this source has shown.
+    /// The modules of the logger and service names and the paths this source has shown.
     route_memo: NameMemo,
     parse_errors: u64,
 }

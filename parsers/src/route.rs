@@ -84,18 +84,23 @@ impl ModuleRouter {
 /// loggers, and paths up to their first id.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NameMemo {
-    /// Empty until first used; stays empty for [`NameMemo::none`].
+    /// Empty until the memo warms up; stays empty for [`NameMemo::none`].
     slots: Vec<Option<(Box<str>, Option<&'static str>)>>,
     enabled: bool,
+    /// Names looked up so far, up to [`MEMO_WARM_UP`].
+    lookups: u32,
 }
 
 const MEMO_SLOTS: usize = 512;
+/// Names routed before the memo starts remembering: a parser made for one small pushed
+/// request never pays for the table.
+const MEMO_WARM_UP: u32 = 256;
 /// Longer names are looked at afresh each time: rare, and dear to copy and compare.
 const MEMO_LONGEST: usize = 160;
 
 impl NameMemo {
     pub(crate) fn new() -> NameMemo {
-        NameMemo { slots: Vec::new(), enabled: true }
+        NameMemo { slots: Vec::new(), enabled: true, lookups: 0 }
     }
 
     /// A memo that remembers nothing.
@@ -103,11 +108,26 @@ impl NameMemo {
         NameMemo::default()
     }
 
+    /// [`keyword_module`] of a URL path. Paths carry ids (`/api/product/7752`), so the
+    /// part before the first segment that starts with a digit is what is remembered; the
+    /// rest is read afresh when that part names no module. Words never span a `/`, so the
+    /// two parts give the words of the whole, in order.
+    fn path_module(&mut self, path: &str) -> Option<&'static str> {
+        let bytes = path.as_bytes();
+        // A plain loop: paths are a few dozen bytes, less than `memchr`'s setup costs.
+        let cut = bytes.windows(2).position(|w| w[0] == b'/' && w[1].is_ascii_digit()).unwrap_or(bytes.len());
+        self.keyword_module(&path[..cut]).or_else(|| keyword_module(&path[cut..]))
+    }
+
     fn keyword_module(&mut self, text: &str) -> Option<&'static str> {
         if !self.enabled || text.len() > MEMO_LONGEST {
             return keyword_module(text);
         }
         if self.slots.is_empty() {
+            if self.lookups < MEMO_WARM_UP {
+                self.lookups += 1;
+                return keyword_module(text);
+            }
             self.slots = vec![None; MEMO_SLOTS];
         }
         let slot = &mut self.slots[memo_hash(text.as_bytes()) as usize % MEMO_SLOTS];
@@ -119,19 +139,6 @@ impl NameMemo {
                 module
             }
         }
-    }
-}
-
-impl NameMemo {
-    /// [`keyword_module`] of a URL path. Paths carry ids (`/api/product/7752`), so the
-    /// part before the first segment that starts with a digit is what is remembered; the
-    /// rest is read afresh when that part names no module. Words never span a `/`, so the
-    /// two parts give the words of the whole, in order.
-    fn path_module(&mut self, path: &str) -> Option<&'static str> {
-        let bytes = path.as_bytes();
-        // A plain loop: paths are a few dozen bytes, less than `memchr`'s setup costs.
-        let cut = bytes.windows(2).position(|w| w[0] == b'/' && w[1].is_ascii_digit()).unwrap_or(bytes.len());
-        self.keyword_module(&path[..cut]).or_else(|| keyword_module(&path[cut..]))
     }
 }
 

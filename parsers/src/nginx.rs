@@ -91,6 +91,9 @@ pub struct LogFormat {
     /// Index of the item after which a line may end early (Apache "common" lines
     /// read with the combined format end after the byte count).
     may_end_after: Option<usize>,
+    /// The fields a line usually yields: one per variable but the time, four from
+    /// `$request`. (A proxy's address list yields two more, and grows the list once.)
+    usual_fields: usize,
 }
 
 impl LogFormat {
@@ -138,7 +141,16 @@ impl LogFormat {
             return Err(ParserError::LogFormat("no `$variable` in the format".into()));
         }
         let may_end_after = items.iter().position(|i| matches!(i, Item::Var(v) if v.role == Role::Count("bytes")));
-        Ok(LogFormat { items, may_end_after })
+        let usual_fields = items
+            .iter()
+            .map(|i| match i {
+                Item::Var(Variable { role: Role::Request, .. }) => 4,
+                Item::Var(Variable { role: Role::TimeLocal | Role::TimeIso8601 | Role::Msec, .. }) => 0,
+                Item::Var(_) => 1,
+                Item::Literal(_) => 0,
+            })
+            .sum();
+        Ok(LogFormat { items, may_end_after, usual_fields })
     }
 
     /// Matches one line, yielding each variable with its value; false when the line does not fit.
@@ -315,10 +327,12 @@ impl AccessParser {
     }
 
     fn parse_with(&mut self, index: usize, line: &[u8], valid: Option<&str>) -> Option<Matched> {
-        // Room for what `combined` yields, so the list grows once at most.
+        // Room for the fields the format usually yields, and no more: an access log's
+        // events are held by the million.
+        let usual = self.formats[index].usual_fields;
         let fields = match valid {
-            Some(text) => Fields::with_text(12, text),
-            None => Fields::with_capacity(12, line.len()),
+            Some(text) => Fields::with_text(usual, text),
+            None => Fields::with_capacity(usual, line.len()),
         };
         let mut m = Matched { fields, ..Matched::default() };
         let (local, iso) = (&mut self.local, &mut self.iso);

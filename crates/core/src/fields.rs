@@ -145,8 +145,9 @@ impl Fields {
     /// buffer starts as a copy of it, and [`Fields::insert_piece`] records a piece by its
     /// position instead of copying each value again.
     pub fn with_text(entries: usize, text: &str) -> Fields {
-        // Room for a few values that are not pieces of it (a joined address list).
-        let mut buffer = String::with_capacity(text.len() + 64);
+        // Exactly the line: values that are not pieces of it are rare (a joined address
+        // list), and events are held by the million.
+        let mut buffer = String::with_capacity(text.len());
         buffer.push_str(text);
         Fields { entries: Vec::with_capacity(entries), text: buffer, seen: 0 }
     }

@@ -443,11 +443,21 @@ fn partition_value(module: &str) -> String {
 fn write_parquet(path: &Path, rows: &[Event]) -> Result<u64, ArchiveError> {
     let schema = Arc::new(schema::arrow_schema());
     write_atomically(path, schema.clone(), FLUSH_ZSTD_LEVEL, |writer| {
-        for chunk in rows.chunks(64 * 1024) {
+        for chunk in rows.chunks(FLUSH_BATCH_ROWS) {
             writer.write(&schema::record_batch(schema.clone(), chunk)?)?;
         }
         Ok(())
     })
+}
+
+/// Rows per Arrow batch a flush builds and hands to Parquet.
+const FLUSH_BATCH_ROWS: usize = 64 * 1024;
+
+/// How every archive file is written: `props`, and no copy of the Arrow schema in the
+/// footer (2.7 KB of 7 in a small file): Parquet's own types say everything readers need,
+/// timestamps included (UTC micros).
+fn writer_options(props: WriterProperties) -> ArrowWriterOptions {
+    ArrowWriterOptions::new().with_properties(props).with_skip_arrow_metadata(true)
 }
 
 /// A flush's two CPU stages on their own, to measure each (the archive bench): the Arrow
@@ -468,7 +478,7 @@ impl FlushStages {
         let schema = Arc::new(schema::arrow_schema());
         let mut files = Vec::new();
         for partition in sorted_partitions(buffer) {
-            let chunks = partition.rows.chunks(64 * 1024);
+            let chunks = partition.rows.chunks(FLUSH_BATCH_ROWS);
             files.push(chunks.map(|chunk| schema::record_batch(schema.clone(), chunk)).collect::<Result<_, _>>()?);
         }
         Ok(FlushStages { files })
@@ -483,8 +493,8 @@ impl FlushStages {
         }
         let mut total = 0;
         for file in &self.files {
-            let options = ArrowWriterOptions::new().with_properties(props.clone()).with_skip_arrow_metadata(true);
             // Counted, not kept: neither a growing buffer's copies nor a file's are Parquet's work.
+            let options = writer_options(props.clone());
             let mut writer = ArrowWriter::try_new_with_options(CountingSink(0), file[0].schema(), options)?;
             for batch in file {
                 writer.write(batch)?;
@@ -519,11 +529,7 @@ pub(crate) fn write_atomically(
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let tmp = path.with_extension("parquet.tmp");
     let file = File::create(&tmp).map_err(io_err(&tmp))?;
-    // Without the Arrow schema copied into the footer (2.7 KB of 7 in a small file):
-    // Parquet's own types say everything readers need, timestamps included (UTC micros).
-    let options =
-        ArrowWriterOptions::new().with_properties(writer_properties(level, true)?).with_skip_arrow_metadata(true);
-    let mut writer = ArrowWriter::try_new_with_options(file, schema, options)?;
+    let mut writer = ArrowWriter::try_new_with_options(file, schema, writer_options(writer_properties(level, true)?))?;
     if let Err(e) = fill(&mut writer) {
         drop(writer);
         let _ = fs::remove_file(&tmp);
